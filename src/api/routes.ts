@@ -1,0 +1,220 @@
+// The status API's routes. Each handler gets the caller and the parsed request and returns a status and
+// a body; the server turns thrown HttpErrors into 4xx replies. SQL stays in src/state.
+import type { Db } from '../state/db.js';
+import { parseCycle } from '../cycle.js';
+import * as geos from '../state/geos.js';
+import * as txns from '../state/transactions.js';
+import { getCycle, listCycles } from '../state/cycles.js';
+import { recordEvents } from '../state/events.js';
+import { type Principal, requireAdmin, requireGeo } from './auth.js';
+import { HttpError, parseWith } from './http.js';
+import * as schemas from './schemas.js';
+
+export interface RouteContext {
+  db: Db;
+  principal: Principal;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: () => Promise<unknown>;
+  maxEventsPerRequest: number;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handle: (context: RouteContext) => Promise<RouteResult>;
+}
+
+const routes: Route[] = [];
+function route(method: string, path: string, handle: Route['handle']): void {
+  const keys: string[] = [];
+  const pattern = new RegExp(`^${path.replace(/:(\w+)/g, (_match, key: string) => (keys.push(key), '([^/]+)'))}$`);
+  routes.push({ method, pattern, keys, handle });
+}
+
+export function matchRoute(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
+  let pathMatched = false;
+  for (const candidate of routes) {
+    const match = candidate.pattern.exec(pathname);
+    if (!match) continue;
+    pathMatched = true;
+    if (candidate.method !== method) continue;
+    const params = Object.fromEntries(candidate.keys.map((key, index) => [key, decodeURIComponent(match[index + 1]!)]));
+    return { route: candidate, params };
+  }
+  return pathMatched ? 'method' : undefined;
+}
+
+const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
+
+function txnId(params: Record<string, string>): number {
+  const id = Number(params.id);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new HttpError(400, `"${params.id}" is not a transaction id`);
+  return id;
+}
+
+/** Loads a transaction the caller may see: a GEO sees only its own (403 otherwise), unknown is 404. */
+async function visibleTxn(context: RouteContext): Promise<txns.Transaction> {
+  const txn = await txns.getTransaction(context.db, txnId(context.params));
+  if (!txn) throw new HttpError(404, `no transaction ${context.params.id}`);
+  requireGeo(context.principal, txn.geo);
+  return txn;
+}
+
+function cycleParam(text: string, field: string): Date {
+  const cycle = parseCycle(text);
+  if (!cycle) throw new HttpError(400, `field "${field}": "${text}" is not a UTC hour (YYYY-MM-DDTHH)`, field);
+  return cycle;
+}
+
+async function publicKeyFingerprint(armored: string): Promise<string> {
+  const { readPublicKey, fingerprintOf, OpenPgpKeyError } = await import('../openpgp/keys.js');
+  try {
+    return fingerprintOf(await readPublicKey(armored, 'publicKey', 'verify'));
+  } catch (error) {
+    if (error instanceof OpenPgpKeyError) throw new HttpError(400, (error as Error).message, 'publicKey');
+    throw error;
+  }
+}
+
+const presentGeo = (geo: geos.Geo) => ({
+  name: geo.name,
+  enabled: geo.enabled,
+  keyFingerprint: geo.keyFingerprint,
+  tokenHint: geo.tokenHint,
+  createdAt: geo.createdAt,
+  updatedAt: geo.updatedAt,
+  keyRotatedAt: geo.keyRotatedAt,
+  tokenRotatedAt: geo.tokenRotatedAt,
+});
+
+async function existingGeo(db: Db, name: string): Promise<geos.Geo> {
+  const geo = await geos.findGeo(db, name);
+  if (!geo) throw new HttpError(404, `no GEO named ${name}`);
+  return geo;
+}
+
+route('GET', '/v1/health', async () => ok({ status: 'ok' }));
+
+route('POST', '/v1/geos/:geo/transactions', async (context) => {
+  requireGeo(context.principal, context.params.geo!);
+  const body = parseWith(schemas.openTransactionBody, await context.body());
+  const geo = await existingGeo(context.db, context.params.geo!);
+  if (!geo.enabled) throw new HttpError(403, `GEO ${geo.name} is disabled`);
+  const outcome = await txns.openTransaction(context.db, geo.id, cycleParam(body.cycle, 'cycle'), { force: body.force, agentHost: body.agentHost });
+  if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: outcome.txn } });
+  return ok({ transaction: outcome.txn, created: outcome.created }, outcome.created ? 201 : 200);
+});
+
+route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: await visibleTxn(context) }));
+
+route('POST', '/v1/transactions/:id/events', async (context) => {
+  const body = parseWith(schemas.eventsBody(context.maxEventsPerRequest), await context.body());
+  const txn = await visibleTxn(context);
+  const stored = await recordEvents(
+    context.db,
+    { txnId: txn.id, geoId: txn.geoId, source: context.principal.kind === 'geo' ? 'agent' : 'admin' },
+    body.events.map((event) => ({ ...event, at: new Date(event.at) })),
+  );
+  return ok({ received: body.events.length, stored });
+});
+
+route('POST', '/v1/transactions/:id/close', async (context) => {
+  const body = parseWith(schemas.closeTransactionBody, await context.body());
+  const txn = await visibleTxn(context);
+  const outcome = await txns.closeTransaction(context.db, txn.id, body.file);
+  if (outcome.kind === 'conflict') throw new HttpError(409, outcome.reason);
+  return ok({ transaction: outcome.txn });
+});
+
+route('POST', '/v1/transactions/:id/fail', async (context) => {
+  const body = parseWith(schemas.failTransactionBody, await context.body());
+  const txn = await visibleTxn(context);
+  const outcome = await txns.failTransactionByAgent(context.db, txn.id, body.reason);
+  if (outcome.kind === 'conflict') throw new HttpError(409, outcome.reason);
+  return ok({ transaction: outcome.txn });
+});
+
+route('GET', '/v1/transactions', async (context) => {
+  const query = parseWith(schemas.listTransactionsQuery, Object.fromEntries(context.query), 'query');
+  if (context.principal.kind === 'geo') {
+    if (query.geo && query.geo !== context.principal.geo.name) requireGeo(context.principal, query.geo);
+    query.geo = context.principal.geo.name;
+  }
+  const transactions = await txns.listTransactions(context.db, {
+    geo: query.geo,
+    state: query.state,
+    from: query.from ? cycleParam(query.from, 'from') : undefined,
+    to: query.to ? cycleParam(query.to, 'to') : undefined,
+    limit: query.limit,
+  });
+  return ok({ transactions });
+});
+
+route('GET', '/v1/cycles', async (context) => {
+  requireAdmin(context.principal);
+  return ok({ cycles: await listCycles(context.db) });
+});
+
+route('GET', '/v1/cycles/:cycle', async (context) => {
+  requireAdmin(context.principal);
+  const cycle = await getCycle(context.db, cycleParam(context.params.cycle!, 'cycle'));
+  if (!cycle) throw new HttpError(404, `no cycle ${context.params.cycle}`);
+  return ok({ cycle });
+});
+
+route('GET', '/v1/status', async (context) => {
+  requireAdmin(context.principal);
+  const all = await geos.listGeos(context.db);
+  const latest = await txns.listTransactions(context.db, { limit: Math.max(all.length * 3, 50) });
+  return ok({
+    geos: all.map((geo) => ({ ...presentGeo(geo), latestTransaction: latest.find((txn) => txn.geoId === geo.id) ?? null })),
+  });
+});
+
+route('GET', '/v1/geos', async (context) => {
+  requireAdmin(context.principal);
+  return ok({ geos: (await geos.listGeos(context.db)).map(presentGeo) });
+});
+
+route('GET', '/v1/geos/:geo', async (context) => {
+  requireGeo(context.principal, context.params.geo!);
+  return ok({ geo: presentGeo(await existingGeo(context.db, context.params.geo!)) });
+});
+
+route('POST', '/v1/geos', async (context) => {
+  requireAdmin(context.principal);
+  const body = parseWith(schemas.addGeoBody, await context.body());
+  const added = await geos.addGeo(context.db, { name: body.name, publicKey: body.publicKey, keyFingerprint: await publicKeyFingerprint(body.publicKey) });
+  if (!added) throw new HttpError(409, `a GEO named ${body.name} exists already`);
+  return ok({ geo: presentGeo(added.geo), token: added.token }, 201);
+});
+
+route('PATCH', '/v1/geos/:geo', async (context) => {
+  requireAdmin(context.principal);
+  const body = parseWith(schemas.patchGeoBody, await context.body());
+  await existingGeo(context.db, context.params.geo!);
+  return ok({ geo: presentGeo((await geos.setGeoEnabled(context.db, context.params.geo!, body.enabled))!) });
+});
+
+route('POST', '/v1/geos/:geo/rotate-token', async (context) => {
+  requireAdmin(context.principal);
+  const rotated = await geos.rotateGeoToken(context.db, (await existingGeo(context.db, context.params.geo!)).name);
+  if (!rotated) throw new HttpError(404, `no GEO named ${context.params.geo}`);
+  return ok({ geo: presentGeo(rotated.geo), token: rotated.token });
+});
+
+route('POST', '/v1/geos/:geo/rotate-key', async (context) => {
+  requireAdmin(context.principal);
+  const body = parseWith(schemas.rotateKeyBody, await context.body());
+  const geo = await existingGeo(context.db, context.params.geo!);
+  const rotated = await geos.rotateGeoKey(context.db, geo.name, body.publicKey, await publicKeyFingerprint(body.publicKey));
+  return ok({ geo: presentGeo(rotated!) });
+});
+

@@ -1,0 +1,363 @@
+// Commander wiring only: every command's flags and help, and a lazy import of the code that runs it,
+// so `jupiter tick` never loads the MongoDB driver and starts fast from cron.
+import { Command, Option } from 'commander';
+import { renderExitCodeTable } from './exit-codes.js';
+import { configError, notAvailableYet, GanymedeError } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import type { GlobalOptions } from './commands/context.js';
+import { printResult, say } from './output.js';
+
+const version = '0.1.0';
+
+function helpFor(command: Command, text: { what?: string; when: string; examples: string[] }): Command {
+  return command.addHelpText(
+    'after',
+    `${text.what ? `\n${text.what}\n` : ''}\nWhen: ${text.when}\n\nExamples:\n${text.examples.map((example) => `  $ ${example}`).join('\n')}\n`,
+  );
+}
+
+function globals(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+async function loaded(command: Command, overrides: Record<string, unknown> = {}) {
+  const { loadForCommand } = await import('./commands/context.js');
+  return loadForCommand(globals(command), overrides);
+}
+
+function later(command: Command, name: string, arrivesWith: string): Command {
+  return command.action(() => {
+    throw notAvailableYet(name, arrivesWith);
+  });
+}
+
+const cycleFlag = () => new Option('--cycle <hour>', 'the UTC hour, YYYY-MM-DDTHH (e.g. 2026-11-24T20)');
+const jsonFlag = () => new Option('--json', 'print the result as JSON on stdout, for scripts');
+
+export function buildProgram(): Command {
+  const program = new Command('ganymede')
+    .description('Gathers the Cloud Control database of every GEO hourly into the MongoDB warehouse and feeds Glassbeam.')
+    .version(version, '-V, --version')
+    .option('-c, --config <path>', 'config file (default: $GANYMEDE_CONFIG, then /etc/ganymede/ganymede.json)')
+    .addOption(new Option('--log-format <format>', 'log line format on stderr').choices(['text', 'json']))
+    .addOption(new Option('--log-level <level>', 'least important log level shown').choices(['debug', 'info', 'warn', 'error']))
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Configuration: one JSON file, then GANYMEDE_* environment variables (mysql.url → GANYMEDE_MYSQL_URL), then flags.
+Secrets come from *_file keys or the environment, never from flags. See README, "Configuration".
+
+Exit codes:
+${renderExitCodeTable()}
+`,
+    );
+
+  // agent
+  const agent = program.command('agent').description('what runs on each GEO server');
+  later(
+    helpFor(
+      agent
+        .command('run')
+        .description('extract this GEO\'s Cloud Control database, encrypt, sign and deliver it for one hour')
+        .addOption(cycleFlag())
+        .option('--force', 'deliver again an hour that was already delivered')
+        .option('--dry-run', 'list the tables with estimated rows and bytes; change nothing'),
+      {
+        what: 'Opens the hour\'s transaction through the status API, streams a consistent snapshot through tar, compression and OpenPGP\n(encrypted to the centre, signed by this GEO) to the central inbox, posts progress events, and closes the transaction.',
+        when: 'cron, hourly, on every GEO server (see crontab.example). A second run while one is going exits 11.',
+        examples: ['ganymede agent run', 'ganymede agent run --cycle 2026-11-24T20 --force', 'ganymede agent run --dry-run'],
+      },
+    ),
+    'agent run',
+    'the agent (issue #4)',
+  );
+
+  // jupiter
+  const jupiter = program.command('jupiter').description('the central scheduler');
+  later(
+    helpFor(jupiter.command('tick').description('launch every worker step that is due, then exit').option('--dry-run', 'show what would be launched; launch nothing'), {
+      what: 'Reads transaction state from the Ganymede database, claims each due step with a lease and starts `ganymede worker <step>` for it.',
+      when: 'cron, every minute, on one or several central hosts; any number of ticks at once launch each step once.',
+      examples: ['ganymede jupiter tick', 'ganymede jupiter tick --dry-run'],
+    }),
+    'jupiter tick',
+    'the scheduler and workers (issue #5)',
+  );
+  later(
+    helpFor(jupiter.command('drain').description('tick until nothing is runnable or running'), {
+      when: 'by hand, in the demo and in tests; exits 0 when everything it saw finished.',
+      examples: ['ganymede jupiter drain'],
+    }),
+    'jupiter drain',
+    'the scheduler and workers (issue #5)',
+  );
+
+  // worker
+  const worker = program.command('worker').description('one step of the central pipeline, as launched by the tick');
+  const txnSteps: Array<[string, string]> = [
+    ['decrypt', 'check, decrypt, verify the GEO signature and unpack a delivered file'],
+    ['load', 'load the unpacked dump into a temporary MySQL schema and check row counts'],
+    ['etl', 'transform the temporary schema into the MongoDB warehouse'],
+    ['clean', 'drop the temporary schema and work files'],
+  ];
+  for (const [step, description] of txnSteps) {
+    later(
+      helpFor(worker.command(step).description(description).requiredOption('--txn <id>', 'the transaction'), {
+        when: 'launched by `jupiter tick`; by hand only to debug one transaction.',
+        examples: [`ganymede worker ${step} --txn 42`],
+      }),
+      `worker ${step}`,
+      'the scheduler and workers (issue #5)',
+    );
+  }
+  for (const [step, description] of [
+    ['feed', 'build the data feed of a cycle from the warehouse'],
+    ['send', 'send a cycle\'s feed to Glassbeam over SFTP'],
+  ] as const) {
+    later(
+      helpFor(worker.command(step).description(description).addOption(cycleFlag().makeOptionMandatory()), {
+        when: 'launched by `jupiter tick` once every GEO of the hour is in the warehouse.',
+        examples: [`ganymede worker ${step} --cycle 2026-11-24T20`],
+      }),
+      `worker ${step}`,
+      'feed and send (issue #6)',
+    );
+  }
+
+  // archive
+  later(
+    helpFor(program.command('archive').description('back up the Ganymede schema and every agent dump to the archive store'), {
+      when: 'cron, hourly, on one central host; a run that finds nothing new does nothing.',
+      examples: ['ganymede archive'],
+    }),
+    'archive',
+    'the archive (issue #6)',
+  );
+
+  // api
+  helpFor(
+    program
+      .command('api')
+      .description('serve the status API (configuration, transaction log, status events)')
+      .option('--listen <host:port>', 'where to listen (default: api.listen, 127.0.0.1:8080)'),
+    {
+      what: 'Agents open, report on and close their transactions through it with their GEO token; operators and tools use the admin token.\nSIGTERM or SIGINT stops it gracefully.',
+      when: 'always, as a service (see scripts/ for a systemd unit).',
+      examples: ['ganymede api', 'ganymede api --listen 0.0.0.0:8080'],
+    },
+  ).action(async (options: { listen?: string }, command: Command) => {
+    const { runApiServe } = await import('./commands/api/serve.js');
+    await runApiServe({ loaded: await loaded(command, { 'api.listen': options.listen }) });
+  });
+
+  // db
+  const db = program.command('db').description('the Ganymede MySQL database');
+  helpFor(db.command('migrate').description('create the database if missing and apply missing migrations'), {
+    what: 'Safe to run again (a no-op when up to date) and from two hosts at once (they take turns on a named lock).',
+    when: 'at install and after every upgrade, before the new version runs.',
+    examples: ['ganymede db migrate'],
+  })
+    .addOption(jsonFlag())
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const { runDbMigrate, describeDbMigrate } = await import('./commands/db/migrate.js');
+      printResult(await runDbMigrate({ loaded: await loaded(command) }), options.json, describeDbMigrate);
+    });
+
+  addGeoCommands(program);
+  addKeyCommands(program);
+  addTxnCommands(program);
+
+  later(
+    helpFor(program.command('status').description('a GEO × hour matrix of the last hours, what runs and what failed'), {
+      when: 'by hand, or from monitoring with --json.',
+      examples: ['ganymede status', 'ganymede status --json'],
+    }).addOption(jsonFlag()),
+    'status',
+    'the operations issue (issue #7)',
+  );
+
+  const config = program.command('config').description('the configuration of this host');
+  helpFor(config.command('check').description('connect to every configured server and report each one').addOption(jsonFlag()), {
+    what: 'Checks the Ganymede MySQL, MongoDB, the API (and the token this host holds), the Cloud Control database and the SFTP\ntargets that the configuration names; prints target, address, result, latency and the error. Exit 0 when all pass.',
+    when: 'after installing or changing a host, and whenever something cannot connect.',
+    examples: ['ganymede config check', 'GANYMEDE_CONFIG=/etc/ganymede/geo.json ganymede config check --json'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runConfigCheck, describeConfigCheck } = await import('./commands/config/check.js');
+    const result = await runConfigCheck({ loaded: await loaded(command) });
+    printResult(result, options.json, describeConfigCheck);
+    if (!result.ok) {
+      const failed = result.rows.filter((row) => !row.ok).map((row) => row.target);
+      throw new GanymedeError(ExitCode.unreachable, `config check: ${failed.length} target${failed.length === 1 ? '' : 's'} failed: ${failed.join(', ')}`);
+    }
+  });
+
+  program.addHelpText('after', () => `\nEvery command (ganymede <command> --help tells more):\n${commandTree(program)}\n`);
+  return program;
+}
+
+/** The leaves of the command tree with their descriptions, for the root help. */
+function commandTree(program: Command): string {
+  const leaves: Array<[string, string]> = [];
+  const walk = (command: Command, prefix: string[]) => {
+    for (const child of command.commands) {
+      const path = [...prefix, child.name()];
+      if (child.commands.length > 0) walk(child, path);
+      else leaves.push([[...path, ...child.registeredArguments.map((argument) => `<${argument.name()}>`)].join(' '), child.description()]);
+    }
+  };
+  walk(program, []);
+  const width = Math.max(...leaves.map(([name]) => name.length));
+  return leaves.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`).join('\n');
+}
+
+function addGeoCommands(program: Command): void {
+  const geo = program.command('geo').description('the GEOs (regional sites) the centre accepts deliveries from');
+  helpFor(
+    geo
+      .command('add')
+      .description('register a GEO and its OpenPGP signing key; prints its API token once')
+      .argument('<name>', 'GEO name: lower-case letters, digits, _ or -')
+      .requiredOption('--public-key <file>', "the GEO's armored public key (from `ganymede keys generate`)")
+      .option('--token-file <file>', 'write the token to this new file (0600) instead of stdout')
+      .addOption(jsonFlag()),
+    {
+      when: 'once per new GEO, on a central host.',
+      examples: ['ganymede geo add emea --public-key emea.pub.asc --token-file emea.token'],
+    },
+  ).action(async (name: string, options: { publicKey: string; tokenFile?: string; json?: boolean }, command: Command) => {
+    const { runGeoAdd } = await import('./commands/geo/add.js');
+    const added = await runGeoAdd({ loaded: await loaded(command), name, publicKeyFile: options.publicKey, tokenFile: options.tokenFile });
+    reportToken(added, options, `added GEO ${added.geo.name} (key ${added.geo.keyFingerprint})`);
+  });
+  helpFor(geo.command('list').description('list the GEOs').addOption(jsonFlag()), { when: 'by hand.', examples: ['ganymede geo list'] }).action(
+    async (options: { json?: boolean }, command: Command) => {
+      const { runGeoList, describeGeoList } = await import('./commands/geo/list.js');
+      printResult(await runGeoList({ loaded: await loaded(command) }), options.json, describeGeoList);
+    },
+  );
+  helpFor(geo.command('remove').description('remove a GEO that never delivered anything').argument('<name>'), {
+    what: 'A GEO with transactions is kept for their history: disable it instead.',
+    when: 'by hand, to undo a mistaken `geo add`.',
+    examples: ['ganymede geo remove emea'],
+  }).action(async (name: string, _options: unknown, command: Command) => {
+    const { runGeoRemove } = await import('./commands/geo/remove.js');
+    await runGeoRemove({ loaded: await loaded(command), name });
+    say(`removed GEO ${name}`);
+  });
+  for (const enabled of [true, false]) {
+    const verb = enabled ? 'enable' : 'disable';
+    helpFor(geo.command(verb).description(enabled ? 'accept deliveries from a GEO again' : "refuse a GEO's token and deliveries; nothing is deleted").argument('<name>'), {
+      when: 'by hand; takes effect at once.',
+      examples: [`ganymede geo ${verb} emea`],
+    }).action(async (name: string, _options: unknown, command: Command) => {
+      const { runGeoSetEnabled } = await import('./commands/geo/change.js');
+      await runGeoSetEnabled({ loaded: await loaded(command), name, enabled });
+      say(`GEO ${name} is ${enabled ? 'enabled' : 'disabled'}`);
+    });
+  }
+  helpFor(
+    geo
+      .command('rotate-token')
+      .description("give a GEO a new API token; the old one stops working at once")
+      .argument('<name>')
+      .option('--token-file <file>', 'write the token to this new file (0600) instead of stdout')
+      .addOption(jsonFlag()),
+    { when: 'when a token may have leaked, or on a schedule.', examples: ['ganymede geo rotate-token emea --token-file emea.token'] },
+  ).action(async (name: string, options: { tokenFile?: string; json?: boolean }, command: Command) => {
+    const { runGeoRotateToken } = await import('./commands/geo/change.js');
+    const rotated = await runGeoRotateToken({ loaded: await loaded(command), name, tokenFile: options.tokenFile });
+    reportToken(rotated, options, `new token for GEO ${name}; the old one no longer works`);
+  });
+  helpFor(geo.command('rotate-key').description("replace a GEO's public signing key").argument('<name>').requiredOption('--public-key <file>', 'the new armored public key'), {
+    when: 'when a GEO gets a new key pair.',
+    examples: ['ganymede geo rotate-key emea --public-key emea-2027.pub.asc'],
+  }).action(async (name: string, options: { publicKey: string }, command: Command) => {
+    const { runGeoRotateKey } = await import('./commands/geo/change.js');
+    const geoRow = await runGeoRotateKey({ loaded: await loaded(command), name, publicKeyFile: options.publicKey });
+    say(`GEO ${name} now signs with key ${geoRow.keyFingerprint}`);
+  });
+}
+
+function reportToken(
+  result: { geo: { name: string }; token: string; tokenWentTo: 'file' | 'stdout' },
+  options: { tokenFile?: string; json?: boolean },
+  message: string,
+): void {
+  say(message);
+  if (result.tokenWentTo === 'file') {
+    say(`its API token is in ${options.tokenFile} (shown nowhere else)`);
+    if (options.json) printResult({ geo: result.geo, tokenFile: options.tokenFile }, true, () => '');
+    return;
+  }
+  say('its API token follows; it is shown only this once:');
+  printResult(options.json ? { geo: result.geo, token: result.token } : result.token, options.json, String);
+}
+
+function addKeyCommands(program: Command): void {
+  const keys = program.command('keys').description('OpenPGP keys');
+  helpFor(
+    keys
+      .command('generate')
+      .description('make an OpenPGP key pair: NAME.pub.asc and NAME.key.asc (0600) in DIR')
+      .requiredOption('--name <name>', 'the key\'s name: "centre" or the GEO\'s name')
+      .requiredOption('--out <dir>', 'where to write the two files (created 0700 if missing)')
+      .option('--email <email>', 'an e-mail address for the key\'s user id')
+      .addOption(jsonFlag()),
+    {
+      what: 'The centre needs one pair (agents encrypt to its public key); each GEO needs one (it signs with its private key).\nKeys are curve25519, readable by GnuPG 2.2+. Existing files are never overwritten.',
+      when: 'at install: once for the centre, once per GEO.',
+      examples: ['ganymede keys generate --name centre --out /etc/ganymede/keys', 'ganymede keys generate --name emea --out /etc/ganymede/keys'],
+    },
+  ).action(async (options: { name: string; out: string; email?: string; json?: boolean }) => {
+    const { runKeysGenerate } = await import('./commands/keys/generate.js');
+    const result = await runKeysGenerate({ name: options.name, outDir: options.out, email: options.email });
+    printResult(result, options.json, (r) => `key ${r.name}: ${r.fingerprint}\n  public  ${r.publicKeyFile}\n  private ${r.privateKeyFile} (0600; keep it on this host)`);
+  });
+}
+
+function addTxnCommands(program: Command): void {
+  const txn = program.command('txn').description('the transaction log: one transaction per GEO per hour');
+  helpFor(
+    txn
+      .command('list')
+      .description('list transactions, newest hour first')
+      .option('--geo <name>', 'only this GEO')
+      .option('--state <state>', 'only this state (open, agent_failed, delivered, processing, done, failed, refused, cancelled)')
+      .option('--from <hour>', 'from this UTC hour (YYYY-MM-DDTHH)')
+      .option('--to <hour>', 'to this UTC hour (YYYY-MM-DDTHH)')
+      .option('--limit <n>', 'at most n transactions (default 200)', (value) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1) throw configError(`--limit ${value}: expected a positive whole number`);
+        return n;
+      })
+      .addOption(jsonFlag()),
+    { when: 'by hand, or from scripts with --json.', examples: ['ganymede txn list --geo emea --state failed', 'ganymede txn list --from 2026-11-24T00 --json'] },
+  ).action(async (options: { geo?: string; state?: string; from?: string; to?: string; limit?: number; json?: boolean }, command: Command) => {
+    const { runTxnList, describeTxnList } = await import('./commands/txn/list.js');
+    printResult(await runTxnList({ loaded: await loaded(command), ...options }), options.json, describeTxnList);
+  });
+  helpFor(txn.command('show').description('one transaction with its status events').argument('<id>').addOption(jsonFlag()), {
+    when: 'by hand, to see what happened to one GEO\'s hour.',
+    examples: ['ganymede txn show 42'],
+  }).action(async (id: string, options: { json?: boolean }, command: Command) => {
+    const { runTxnShow, describeTxnShow, parseTxnId } = await import('./commands/txn/show.js');
+    printResult(await runTxnShow({ loaded: await loaded(command), id: parseTxnId(id) }), options.json, describeTxnShow);
+  });
+  later(
+    helpFor(txn.command('retry').description('run a failed transaction again from its failed step').argument('<id>'), {
+      when: 'by hand, after fixing what made it fail.',
+      examples: ['ganymede txn retry 42'],
+    }),
+    'txn retry',
+    'the scheduler and workers (issue #5)',
+  );
+  later(
+    helpFor(txn.command('cancel').description('stop processing a transaction; its files are kept').argument('<id>'), {
+      when: 'by hand.',
+      examples: ['ganymede txn cancel 42'],
+    }),
+    'txn cancel',
+    'the scheduler and workers (issue #5)',
+  );
+}

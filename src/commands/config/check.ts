@@ -1,0 +1,91 @@
+// `ganymede config check`: connects to every server this host's configuration names and reports each.
+import type { LoadedConfig } from '../../config/load.js';
+import { messageOf } from '../../errors.js';
+import { renderTable } from '../../render/table.js';
+import { paint } from '../../render/style.js';
+import { probeApi, probeLocalDir, probeMongo, probeMysql, probeSftp, type ProbeOutcome } from './probes.js';
+
+export interface CheckRow {
+  target: string;
+  address: string;
+  ok: boolean;
+  latencyMs: number;
+  note: string;
+  error: string;
+}
+
+export interface ConfigCheckResult {
+  configFile: string | null;
+  rows: CheckRow[];
+  ok: boolean;
+}
+
+/** The address to show: host and port (and path), never user info. */
+function showAddress(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host}${parsed.pathname && parsed.pathname !== '/' ? parsed.pathname : ''}`;
+  } catch {
+    return url;
+  }
+}
+
+export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Promise<ConfigCheckResult> {
+  const { config } = loaded;
+  const timeoutMs = Math.min(config.mysql.connect_timeout_ms, 10_000);
+  const probes: Array<{ target: string; address: string; probe: () => Promise<ProbeOutcome> }> = [];
+  if (config.mysql.url) {
+    probes.push({ target: 'ganymede mysql', address: showAddress(config.mysql.url), probe: () => probeMysql(config.mysql.url!, 'mysql.url', loaded.secret('mysql.password'), timeoutMs, true) });
+  }
+  if (config.mongodb.url) {
+    probes.push({ target: 'mongodb', address: showAddress(config.mongodb.url), probe: () => probeMongo(config.mongodb.url!, loaded.secret('mongodb.password'), config.mongodb.connect_timeout_ms) });
+  }
+  const agentToken = loaded.secret('agent.token');
+  const adminToken = loaded.secret('api.admin_token');
+  if (config.mysql.url || config.agent.geo || agentToken || adminToken) {
+    const auth = agentToken && config.agent.geo
+      ? { token: agentToken, path: `/v1/geos/${config.agent.geo}`, as: `GEO ${config.agent.geo}` }
+      : adminToken
+        ? { token: adminToken, path: '/v1/geos', as: 'admin' }
+        : undefined;
+    probes.push({ target: 'api', address: showAddress(config.api.url), probe: () => probeApi(config.api.url, timeoutMs, auth) });
+  }
+  if (config.agent.source.url) {
+    probes.push({ target: 'cloud control mysql', address: showAddress(config.agent.source.url), probe: () => probeMysql(config.agent.source.url!, 'agent.source.url', loaded.secret('agent.source.password'), timeoutMs, false) });
+  }
+  if (config.agent.inbox) {
+    const inbox = config.agent.inbox;
+    probes.push({
+      target: 'central inbox',
+      address: inbox.startsWith('file:') ? new URL(inbox).pathname : showAddress(inbox),
+      probe: () => (inbox.startsWith('file:') ? probeLocalDir(new URL(inbox).pathname) : probeSftp(inbox, config.agent.sftp_key_file, timeoutMs)),
+    });
+  }
+  if (config.glassbeam.url) {
+    probes.push({ target: 'glassbeam sftp', address: showAddress(config.glassbeam.url), probe: () => probeSftp(config.glassbeam.url!, config.glassbeam.key_file, timeoutMs) });
+  }
+  const rows = await Promise.all(
+    probes.map(async ({ target, address, probe }): Promise<CheckRow> => {
+      const started = performance.now();
+      try {
+        const outcome = await probe();
+        return { target, address, ok: true, latencyMs: Math.round(performance.now() - started), note: outcome.note ?? '', error: '' };
+      } catch (error) {
+        const hint = (error as { hint?: string }).hint;
+        return { target, address, ok: false, latencyMs: Math.round(performance.now() - started), note: '', error: messageOf(error) + (hint ? ` (${hint})` : '') };
+      }
+    }),
+  );
+  return { configFile: loaded.path ?? null, rows, ok: rows.every((row) => row.ok) };
+}
+
+export function describeConfigCheck(result: ConfigCheckResult): string {
+  const head = `config: ${result.configFile ?? 'no file (defaults and GANYMEDE_* environment)'}`;
+  if (result.rows.length === 0) return `${head}\nnothing to check: the configuration names no server (see README, "Configuration")`;
+  const table = renderTable(
+    ['TARGET', 'ADDRESS', 'RESULT', 'LATENCY', 'DETAIL'],
+    result.rows.map((row) => [row.target, row.address, row.ok ? paint.green('ok') : paint.red('FAILED'), `${row.latencyMs} ms`, row.ok ? row.note : row.error]),
+  );
+  const failed = result.rows.filter((row) => !row.ok).length;
+  return `${head}\n${table}\n${failed === 0 ? `all ${result.rows.length} targets ok` : `${failed} of ${result.rows.length} targets failed`}`;
+}

@@ -1,0 +1,96 @@
+// One probe per kind of server `config check` connects to. Each returns ok or the one-line reason.
+import { access, constants, readFile } from 'node:fs/promises';
+import mysql from 'mysql2/promise';
+import { messageOf } from '../../errors.js';
+import { describeMysqlError } from '../../state/mysql-errors.js';
+import { parseMysqlUrl } from '../../state/db.js';
+import { readSchemaVersion, latestSchemaVersion } from '../../state/migrate.js';
+
+export interface ProbeOutcome {
+  note?: string;
+}
+
+export async function probeMysql(url: string, key: string, password: string | undefined, timeoutMs: number, expectSchema: boolean): Promise<ProbeOutcome> {
+  const target = parseMysqlUrl(url, key);
+  let connection: mysql.Connection | undefined;
+  try {
+    connection = await mysql.createConnection({ host: target.host, port: target.port, user: target.user, password: password ?? '', database: target.database, connectTimeout: timeoutMs });
+    const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT VERSION() AS version');
+    const version = String(rows[0]?.version ?? '?');
+    if (!expectSchema) return { note: version };
+    const schema = await readSchemaVersion(connection);
+    if (schema !== latestSchemaVersion) throw new Error(`schema version ${schema}, expected ${latestSchemaVersion}: run \`ganymede db migrate\``);
+    return { note: `${version}, schema v${schema}` };
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('schema version')) throw error;
+    throw describeMysqlError(error, 'MySQL', target.address, key);
+  } finally {
+    await connection?.end().catch(() => undefined);
+  }
+}
+
+export async function probeMongo(url: string, password: string | undefined, timeoutMs: number): Promise<ProbeOutcome> {
+  const { MongoClient } = await import('mongodb');
+  const parsed = new URL(url);
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+    ...(password && parsed.username ? { auth: { username: decodeURIComponent(parsed.username), password } } : {}),
+  });
+  try {
+    await client.connect();
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    return { note: `MongoDB ${String(info.version ?? '?')}` };
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+export async function probeApi(baseUrl: string, timeoutMs: number, auth?: { token: string; path: string; as: string }): Promise<ProbeOutcome> {
+  const get = async (path: string, token?: string) => {
+    try {
+      return await fetch(new URL(path, baseUrl), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      throw new Error(`cannot reach the API: ${cause?.code ?? messageOf(error)}`);
+    }
+  };
+  const health = await get('/v1/health');
+  if (!health.ok) throw new Error(`GET /v1/health answered ${health.status}`);
+  if (!auth) return { note: 'health ok (no token configured to test)' };
+  const authed = await get(auth.path, auth.token);
+  if (authed.status === 401 || authed.status === 403) throw new Error(`the ${auth.as} token was refused (${authed.status}): check its file`);
+  if (!authed.ok) throw new Error(`GET ${auth.path} answered ${authed.status}`);
+  return { note: `health ok, ${auth.as} token accepted` };
+}
+
+export async function probeSftp(url: string, keyFile: string | undefined, timeoutMs: number): Promise<ProbeOutcome> {
+  if (!keyFile) throw new Error('no key file configured for this SFTP target');
+  const parsed = new URL(url);
+  const { default: SftpClient } = await import('ssh2-sftp-client');
+  const client = new SftpClient('ganymede-config-check');
+  try {
+    await client.connect({
+      host: parsed.hostname,
+      port: Number(parsed.port || 22),
+      username: decodeURIComponent(parsed.username),
+      privateKey: await readFile(keyFile),
+      readyTimeout: timeoutMs,
+    });
+    const path = decodeURIComponent(parsed.pathname) || '/';
+    const type = await client.exists(path);
+    if (type !== 'd') throw new Error(`${path} ${type ? 'is not a directory' : 'does not exist'} on the server`);
+    return { note: `${path} is a directory` };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function probeLocalDir(path: string): Promise<ProbeOutcome> {
+  try {
+    await access(path, constants.W_OK | constants.X_OK);
+    return { note: 'writable' };
+  } catch (error) {
+    throw new Error(`${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'not writable'}`);
+  }
+}

@@ -1,0 +1,30 @@
+// What every command starts from: the loaded configuration, logging set up from it, and helpers that
+// open and always close the Ganymede database.
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { configureLogging, type LogFormat, type LogLevel } from '../log.js';
+import { openStateDb, type Db } from '../state/db.js';
+
+export interface GlobalOptions {
+  config?: string | undefined;
+  logFormat?: LogFormat | undefined;
+  logLevel?: LogLevel | undefined;
+}
+
+/** Loads the config (file → environment → flags) and applies its logging settings. */
+export function loadForCommand(global: GlobalOptions, overrides: Record<string, unknown> = {}): LoadedConfig {
+  const loaded = loadConfig({
+    configPath: global.config,
+    overrides: { 'logging.format': global.logFormat, 'logging.level': global.logLevel, ...overrides },
+  });
+  configureLogging({ format: loaded.config.logging.format, level: loaded.config.logging.level });
+  return loaded;
+}
+
+export async function withStateDb<T>(loaded: LoadedConfig, work: (db: Db) => Promise<T>): Promise<T> {
+  const db = await openStateDb(loaded);
+  try {
+    return await work(db);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,55 @@
+import type { LoadedConfig } from '../../config/load.js';
+import { usageError } from '../../errors.js';
+import { getTransaction, type Transaction } from '../../state/transactions.js';
+import { listEvents, type StoredEvent } from '../../state/events.js';
+import { formatBytes, formatTime, renderTable } from '../../render/table.js';
+import { withStateDb } from '../context.js';
+
+export interface TxnShowResult {
+  transaction: Transaction;
+  events: StoredEvent[];
+}
+
+export function parseTxnId(text: string): number {
+  const id = Number(text);
+  if (!Number.isSafeInteger(id) || id <= 0) throw usageError(`"${text}" is not a transaction id`, 'ids are positive numbers; see `ganymede txn list`');
+  return id;
+}
+
+export async function runTxnShow({ loaded, id }: { loaded: LoadedConfig; id: number }): Promise<TxnShowResult> {
+  return withStateDb(loaded, async (db) => {
+    const transaction = await getTransaction(db, id);
+    if (!transaction) throw usageError(`no transaction ${id}`, 'see `ganymede txn list`');
+    return { transaction, events: await listEvents(db, id) };
+  });
+}
+
+export function describeTxnShow({ transaction: txn, events }: TxnShowResult): string {
+  const lines = [
+    `transaction ${txn.id}: GEO ${txn.geo}, cycle ${txn.cycle}, ${txn.state}${txn.step ? ` (${txn.step})` : ''}, delivery ${txn.delivery}`,
+    `  opened     ${formatTime(txn.openedAt)}${txn.agentHost ? ` by ${txn.agentHost}` : ''}`,
+    `  delivered  ${formatTime(txn.deliveredAt)}${txn.file ? `  ${txn.file.name}, ${formatBytes(txn.file.size)}, sha256 ${txn.file.sha256}` : ''}`,
+    `  warehoused ${formatTime(txn.warehousedAt)}`,
+    `  finished   ${formatTime(txn.finishedAt)}`,
+  ];
+  if (txn.error) lines.push(`  error      ${txn.error}`);
+  lines.push('', events.length === 0 ? 'no status events' : `status events (${events.length}):`);
+  if (events.length > 0) {
+    lines.push(
+      renderTable(
+        ['AT', 'SOURCE', 'LEVEL', 'PHASE', 'TABLE', 'ROWS', 'BYTES', 'MESSAGE'],
+        events.map((event) => [
+          formatTime(event.at),
+          event.source,
+          event.level,
+          event.phase,
+          event.table ?? '',
+          event.rows === undefined ? '' : String(event.rows),
+          event.bytes === undefined ? '' : formatBytes(event.bytes),
+          event.message ?? '',
+        ]),
+      ),
+    );
+  }
+  return lines.join('\n');
+}

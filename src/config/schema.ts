@@ -1,0 +1,114 @@
+// The config file's shape: JSON with snake_case keys. Every key can also come from the environment as
+// GANYMEDE_<PATH> (e.g. mysql.url → GANYMEDE_MYSQL_URL). Secrets are never literal values in the file:
+// a `*_file` key names a file holding them, or the environment carries them (GANYMEDE_MYSQL_PASSWORD).
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+const mysqlUrl = z.string().regex(/^mysql:\/\/[^\s]+$/, 'expected mysql://user@host:port/database');
+const mongodbUrl = z.string().regex(/^mongodb(\+srv)?:\/\/[^\s]+$/, 'expected mongodb://host:port');
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'expected http(s)://host:port');
+const sftpUrl = z.string().regex(/^sftp:\/\/[^\s@]+@[^\s/]+(\/[^\s]*)?$/, 'expected sftp://user@host[:port]/path');
+const inboxUrl = z.string().regex(/^(sftp:\/\/[^\s@]+@[^\s/]+|file:\/\/)\/[^\s]*$/, 'expected sftp://user@host[:port]/path or file:///path');
+const storeUrl = z.string().regex(/^(file|sftp|swift|s3):\/\/[^\s]*$/, 'expected file://, sftp://, swift:// or s3:// URL');
+const path = z.string().min(1, 'expected a path');
+const positiveInt = z.number().int().positive();
+const tableName = z.string().min(1).max(64);
+
+export const secretKeys = [
+  'mysql.password',
+  'mongodb.password',
+  'api.admin_token',
+  'agent.token',
+  'agent.source.password',
+] as const;
+export type SecretKey = (typeof secretKeys)[number];
+
+export const configSchema = z.strictObject({
+  site: z
+    .strictObject({
+      name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (1-64)').optional(),
+      data_dir: path.default('/var/lib/ganymede'),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      format: z.enum(['text', 'json']).default('text'),
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .prefault({}),
+  mysql: z
+    .strictObject({
+      url: mysqlUrl.optional(),
+      password_file: path.optional(),
+      pool_size: positiveInt.max(64).default(4),
+      connect_timeout_ms: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  mongodb: z
+    .strictObject({
+      url: mongodbUrl.optional(),
+      database: z.string().regex(/^[^\s./\\"$]{1,63}$/, 'a MongoDB database name').default('ganymede'),
+      password_file: path.optional(),
+      connect_timeout_ms: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      listen: hostPort.default('127.0.0.1:8080'),
+      url: httpUrl.default('http://127.0.0.1:8080'),
+      admin_token_file: path.optional(),
+      max_body_bytes: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+      max_events_per_request: positiveInt.max(10_000).default(500),
+      request_timeout_ms: positiveInt.default(15_000),
+    })
+    .prefault({}),
+  agent: z
+    .strictObject({
+      geo: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ - (1-32)').optional(),
+      token_file: path.optional(),
+      source: z
+        .strictObject({
+          url: mysqlUrl.optional(),
+          password_file: path.optional(),
+          include: z.array(tableName).default([]),
+          exclude: z.array(tableName).default([]),
+        })
+        .prefault({}),
+      signing_key_file: path.optional(),
+      centre_public_key_file: path.optional(),
+      inbox: inboxUrl.optional(),
+      sftp_key_file: path.optional(),
+      work_dir: path.optional(),
+    })
+    .prefault({}),
+  centre: z
+    .strictObject({
+      inbox_dir: path.optional(),
+      work_dir: path.optional(),
+      quarantine_dir: path.optional(),
+      log_dir: path.optional(),
+      private_key_file: path.optional(),
+      max_workers: positiveInt.max(256).default(4),
+      max_workers_per_step: z.partialRecord(z.enum(['decrypt', 'load', 'etl', 'clean', 'feed', 'send']), positiveInt).default({}),
+      lease_ms: positiveInt.min(5_000).default(60_000),
+      max_attempts: positiveInt.max(100).default(5),
+      cycle_deadline_minutes: positiveInt.default(45),
+    })
+    .prefault({}),
+  glassbeam: z
+    .strictObject({
+      url: sftpUrl.optional(),
+      key_file: path.optional(),
+    })
+    .prefault({}),
+  archive: z
+    .strictObject({
+      url: storeUrl.optional(),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,61 @@
+// The entry point and the one error boundary: a GanymedeError prints its message and exits with its
+// code; a usage error from commander exits 2; anything else is a bug and prints its stack.
+import { type Command, CommanderError } from 'commander';
+import { buildProgram } from './cli.js';
+import { GanymedeError, messageOf } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import { redact } from './log.js';
+
+function printError(error: GanymedeError): void {
+  const lines = [`ganymede: ${error.message}`, ...error.details.map((detail) => `  - ${detail}`)];
+  if (error.hint) lines.push(`  hint: ${error.hint}`);
+  process.stderr.write(`${redact(lines.join('\n'))}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  for (const command of [program, ...allSubcommands(program)]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(`ganymede: ${text.replace(/^error: /, '')}`) });
+    command.showHelpAfterError(`  hint: see \`${commandPath(command)} --help\``);
+  }
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+      // Also 'commander.help': a command group called without its subcommand; the help was shown on stderr.
+      return ExitCode.usage;
+    }
+    if (error instanceof GanymedeError) {
+      printError(error);
+      return error.exitCode;
+    }
+    process.stderr.write(redact(`ganymede: internal error: ${messageOf(error)}\n${(error as Error)?.stack ?? ''}\n`));
+    process.stderr.write('ganymede: this is a bug; please report it with the lines above\n');
+    return ExitCode.internal;
+  }
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at; at = at.parent) names.unshift(at.name());
+  return names.join(' ');
+}
+
+function allSubcommands(command: ReturnType<typeof buildProgram>): ReturnType<typeof buildProgram>[] {
+  return command.commands.flatMap((child) => [child, ...allSubcommands(child)]);
+}
+
+// Run when executed (bin/ganymede imports the built file); not when a test imports main().
+const invokedDirectly = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.(?:js|ts)|ganymede)$/.test(process.argv[1]);
+if (invokedDirectly || process.env.GANYMEDE_RUN_MAIN === '1') {
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`ganymede: internal error: ${messageOf(error)}\n`);
+      process.exit(ExitCode.internal);
+    },
+  );
+}

@@ -1,0 +1,67 @@
+// Status events from agents and workers. Senders give each event a key, so a batch replayed after a
+// lost answer is stored once.
+import type mysql from 'mysql2/promise';
+import type { Db } from './db.js';
+
+export interface StatusEvent {
+  key?: string | undefined;
+  at: Date;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  phase: string;
+  table?: string | undefined;
+  rows?: number | undefined;
+  bytes?: number | undefined;
+  message?: string | undefined;
+}
+
+export interface StoredEvent extends StatusEvent {
+  id: number;
+  txnId: number | null;
+  source: string;
+  receivedAt: Date;
+}
+
+/** Stores a batch; returns how many were new (replays are ignored, not errors). */
+export async function recordEvents(db: Db, target: { txnId: number | null; geoId: number | null; source: string }, events: StatusEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const values = events.map((event) => [
+    target.txnId,
+    target.geoId,
+    target.source,
+    event.key ?? null,
+    event.at,
+    event.level,
+    event.phase,
+    event.table ?? null,
+    event.rows ?? null,
+    event.bytes ?? null,
+    event.message ?? null,
+  ]);
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `INSERT IGNORE INTO events (txn_id, geo_id, source, event_key, at, level, phase, table_name, rows_count, bytes_count, message, received_at)
+     VALUES ${values.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
+    values.flat(),
+  );
+  return result.affectedRows;
+}
+
+export async function listEvents(db: Db, txnId: number, limit = 500): Promise<StoredEvent[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT * FROM (SELECT * FROM events WHERE txn_id = ? ORDER BY at DESC, id DESC LIMIT ?) recent ORDER BY at, id',
+    [txnId, limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    txnId: row.txn_id === null ? null : Number(row.txn_id),
+    source: row.source,
+    key: row.event_key ?? undefined,
+    at: row.at,
+    receivedAt: row.received_at,
+    level: row.level,
+    phase: row.phase,
+    table: row.table_name ?? undefined,
+    rows: row.rows_count === null ? undefined : Number(row.rows_count),
+    bytes: row.bytes_count === null ? undefined : Number(row.bytes_count),
+    message: row.message ?? undefined,
+  }));
+}
