@@ -17,8 +17,8 @@ const envNotSettings = [/^GANYMEDE_CONFIG$/, /^GANYMEDE_TEST_/];
 const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'glassbeam.key_file'];
 
 export interface LoadConfigOptions {
-  /** --config; else GANYMEDE_CONFIG; else /etc/ganymede/ganymede.json if it exists. */
-  configPath?: string | undefined;
+  /** --config; else GANYMEDE_CONFIG; else /etc/ganymede/ganymede.json if it exists. null: no file at all. */
+  configPath?: string | null | undefined;
   env?: NodeJS.ProcessEnv;
   /** Settings from flags, by dotted key (`api.listen`); they win over file and environment. */
   overrides?: Record<string, unknown>;
@@ -128,10 +128,10 @@ function checkPrivateFile(key: string, path: string, problems: string[]): boolea
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const problems: string[] = [];
-  const explicitPath = options.configPath ?? env.GANYMEDE_CONFIG;
+  const explicitPath = options.configPath === null ? undefined : (options.configPath ?? env.GANYMEDE_CONFIG);
   const path = explicitPath ?? defaultConfigPath;
-  const raw = readConfigFile(path, explicitPath !== undefined, problems);
-  const fileRead = Object.keys(raw).length > 0 || explicitPath !== undefined ? path : undefined;
+  const raw = options.configPath === null ? {} : readConfigFile(path, explicitPath !== undefined, problems);
+  const fileRead = options.configPath !== null && (Object.keys(raw).length > 0 || explicitPath !== undefined) ? path : undefined;
 
   for (const key of secretKeys) {
     if (getPath(raw, key) !== undefined) {
