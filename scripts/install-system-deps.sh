@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ganymede's test rig and demo need, when missing: MariaDB (the Ganymede and
+# Cloud Control databases), OpenSSH's sshd (SFTP inboxes), GnuPG (interoperability checks), and the
+# MongoDB-wire stand-in's python3-mockupdb + python3-mongomock. Run as root; does nothing when all are there.
+set -euo pipefail
+
+need=()
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+/usr/bin/python3 -c 'import mockupdb, mongomock' >/dev/null 2>&1 || need+=(python3-mockupdb python3-mongomock)
+
+if [ "${#need[@]}" -eq 0 ]; then
+  echo "install-system-deps: everything is installed"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: missing ${need[*]}; run this script as root (or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "install-system-deps: installing ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "install-system-deps: done"
