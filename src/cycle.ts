@@ -19,7 +19,8 @@ export function parseCycle(text: string): Date | undefined {
   const [, year, month, day, hour] = match.map(Number) as [number, number, number, number, number];
   const date = new Date(Date.UTC(year, month - 1, day, hour));
   // Date.UTC rolls 2026-02-30 over into March: a date that does not round-trip does not exist.
-  return formatCycle(date) === text.trim().slice(0, 13) && hour < 24 ? date : undefined;
+  // Years before 2000 are typos (and Date.UTC maps 0-99 to the 1900s).
+  return formatCycle(date) === text.trim().slice(0, 13) && hour < 24 && year >= 2000 ? date : undefined;
 }
 
 export function previousCycle(cycleStart: Date, hours = 1): Date {

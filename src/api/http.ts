@@ -7,10 +7,14 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly field?: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
+
+// Fatal: a body with invalid UTF-8 is refused, not stored with replacement characters.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads a JSON body of at most maxBytes; stops reading (413) as soon as the limit is passed. */
 export async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
@@ -25,7 +29,12 @@ export async function readJsonBody(request: IncomingMessage, maxBytes: number): 
     if (received > maxBytes) throw new HttpError(413, `the body is over the limit of ${maxBytes} bytes`);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'the body is not valid UTF-8');
+  }
   if (text.trim() === '') throw new HttpError(400, 'the body is empty; expected a JSON object');
   try {
     return JSON.parse(text);
@@ -54,6 +63,7 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-export function sendError(response: ServerResponse, status: number, message: string, extra: Record<string, unknown> = {}): void {
+export function sendError(response: ServerResponse, status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
   sendJson(response, status, { error: message, ...extra });
 }

@@ -38,18 +38,33 @@ function route(method: string, path: string, handle: Route['handle']): void {
   routes.push({ method, pattern, keys, handle });
 }
 
-export function matchRoute(method: string, pathname: string): { route: Route; params: Record<string, string> } | 'method' | undefined {
-  let pathMatched = false;
+function decodeSegment(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError(400, `the path is not valid percent-encoding: ${text.slice(0, 64)}`);
+  }
+}
+
+/** The route for a request; 404 for an unknown path and 405 (with Allow) for a known path's wrong method. */
+export function matchRoute(method: string, pathname: string): { route: Route; params: Record<string, string> } {
+  const allowed: string[] = [];
   for (const candidate of routes) {
     const match = candidate.pattern.exec(pathname);
     if (!match) continue;
-    pathMatched = true;
-    if (candidate.method !== method) continue;
-    const params = Object.fromEntries(candidate.keys.map((key, index) => [key, decodeURIComponent(match[index + 1]!)]));
+    if (candidate.method !== method) {
+      allowed.push(candidate.method);
+      continue;
+    }
+    const params = Object.fromEntries(candidate.keys.map((key, index) => [key, decodeSegment(match[index + 1]!)]));
     return { route: candidate, params };
   }
-  return pathMatched ? 'method' : undefined;
+  if (allowed.length > 0) throw new HttpError(405, `${method} is not allowed on ${pathname}`, undefined, { allow: allowed.join(', ') });
+  throw new HttpError(404, `no such endpoint: ${method} ${pathname}`);
 }
+
+/** An agent whose clock runs a little fast may open the next hour; further ahead is a broken clock. */
+const futureCycleToleranceMs = 5 * 60_000;
 
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 
@@ -107,7 +122,11 @@ route('POST', '/v1/geos/:geo/transactions', async (context) => {
   const body = parseWith(schemas.openTransactionBody, await context.body());
   const geo = await existingGeo(context.db, context.params.geo!);
   if (!geo.enabled) throw new HttpError(403, `GEO ${geo.name} is disabled`);
-  const outcome = await txns.openTransaction(context.db, geo.id, cycleParam(body.cycle, 'cycle'), { force: body.force, agentHost: body.agentHost });
+  const cycle = cycleParam(body.cycle, 'cycle');
+  if (cycle.getTime() > Date.now() + futureCycleToleranceMs) {
+    throw new HttpError(400, `field "cycle": ${body.cycle} is in the future; check the clock of the agent's host`, 'cycle');
+  }
+  const outcome = await txns.openTransaction(context.db, geo.id, cycle, { force: body.force, agentHost: body.agentHost });
   if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: outcome.txn } });
   return ok({ transaction: outcome.txn, created: outcome.created }, outcome.created ? 201 : 200);
 });
@@ -171,11 +190,8 @@ route('GET', '/v1/cycles/:cycle', async (context) => {
 
 route('GET', '/v1/status', async (context) => {
   requireAdmin(context.principal);
-  const all = await geos.listGeos(context.db);
-  const latest = await txns.listTransactions(context.db, { limit: Math.max(all.length * 3, 50) });
-  return ok({
-    geos: all.map((geo) => ({ ...presentGeo(geo), latestTransaction: latest.find((txn) => txn.geoId === geo.id) ?? null })),
-  });
+  const [all, latest] = await Promise.all([geos.listGeos(context.db), txns.latestTransactionPerGeo(context.db)]);
+  return ok({ geos: all.map((geo) => ({ ...presentGeo(geo), latestTransaction: latest.get(geo.id) ?? null })) });
 });
 
 route('GET', '/v1/geos', async (context) => {

@@ -24,8 +24,6 @@ async function handle(options: ApiServerOptions, request: IncomingMessage, respo
   const url = new URL(request.url ?? '/', 'http://api.invalid');
   const method = request.method ?? 'GET';
   const matched = matchRoute(method, url.pathname);
-  if (matched === undefined) throw new HttpError(404, `no such endpoint: ${method} ${url.pathname}`);
-  if (matched === 'method') throw new HttpError(405, `${method} is not allowed on ${url.pathname}`);
   const principal = url.pathname === '/v1/health' ? ({ kind: 'admin' } as const) : await authenticate(request, options.db, options.adminToken);
   const result = await matched.route.handle({
     db: options.db,
@@ -39,9 +37,17 @@ async function handle(options: ApiServerOptions, request: IncomingMessage, respo
   return url.pathname === '/v1/health' ? undefined : principal;
 }
 
+const stopping = new WeakSet<Server>();
+const inFlight = new WeakMap<Server, Set<ServerResponse>>();
+
 export function createApiServer(options: ApiServerOptions): Server {
   const server = createServer({ requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs }, (request, response) => {
     const started = performance.now();
+    // While draining, every reply closes its connection, so a keep-alive client cannot hold the stop up.
+    if (stopping.has(server)) response.setHeader('connection', 'close');
+    const responses = inFlight.get(server)!;
+    responses.add(response);
+    response.once('close', () => responses.delete(response));
     let principal: Principal | undefined;
     handle(options, request, response)
       .then((who) => {
@@ -50,7 +56,7 @@ export function createApiServer(options: ApiServerOptions): Server {
       .catch((error: unknown) => {
         if (error instanceof HttpError) {
           const extra = (error as HttpError & { extra?: Record<string, unknown> }).extra ?? {};
-          sendError(response, error.status, error.message, { ...(error.field ? { field: error.field } : {}), ...extra });
+          sendError(response, error.status, error.message, { ...(error.field ? { field: error.field } : {}), ...extra }, error.headers);
           // A body we refused to read must not be parsed as the next request on this socket.
           if (error.status === 413 || error.status === 415) response.once('finish', () => request.destroy());
           return;
@@ -70,6 +76,7 @@ export function createApiServer(options: ApiServerOptions): Server {
         options.log.info(`${request.method} ${path} ${response.statusCode} ${Math.round(performance.now() - started)}ms`, { geo: principalName(principal) });
       });
   });
+  inFlight.set(server, new Set());
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
@@ -90,6 +97,10 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
 
 /** Stops accepting, lets requests in flight finish for up to graceMs, then closes what is left. */
 export async function stopServer(server: Server, graceMs: number): Promise<void> {
+  stopping.add(server);
+  for (const response of inFlight.get(server) ?? []) {
+    if (!response.headersSent) response.setHeader('connection', 'close');
+  }
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -77,6 +77,15 @@ export async function listTransactions(db: Db, filter: TxnFilter = {}): Promise<
   return rows.map(toTransaction);
 }
 
+/** Each GEO's newest transaction, however long ago it was. */
+export async function latestTransactionPerGeo(db: Db): Promise<Map<number, Transaction>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `${select} JOIN (SELECT geo_id, MAX(cycle_start) AS newest FROM transactions GROUP BY geo_id) latest
+       ON latest.geo_id = t.geo_id AND latest.newest = t.cycle_start`,
+  );
+  return new Map(rows.map((row) => [Number(row.geo_id), toTransaction(row)]));
+}
+
 async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
   const connection = await db.getConnection();
   try {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
 import { runDbMigrate } from '../../src/commands/db/migrate.js';
 import { runApiServe } from '../../src/commands/api/serve.js';
+import { configureLogging } from '../../src/log.js';
 import { mysqlPasswordForTests, mysqlUrlFor, testDatabases, type TestDatabases } from './mysql.js';
 
 /** A config from dotted settings, as GANYMEDE_* environment would give them; secrets by value. */
@@ -45,6 +46,7 @@ export interface TestApi extends TestCentre {
 export async function startTestApi(settings: Record<string, string | number | boolean> = {}): Promise<TestApi> {
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
   const centre = await testCentre('api', { 'api.listen': '127.0.0.1:0', 'logging.level': 'warn', ...settings }, { 'api.admin_token': adminToken });
+  configureLogging({ level: centre.loaded.config.logging.level, format: centre.loaded.config.logging.format });
   let stopServer!: () => void;
   const stopSignal = new Promise((resolve) => (stopServer = () => resolve('test')));
   let listening!: (url: string) => void;
