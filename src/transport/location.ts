@@ -1,0 +1,117 @@
+// The one place a location URL becomes a transport (restic's location registry): the config names the
+// inbox, Glassbeam and the archives as URLs, and nothing else knows which store is behind one.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { configError, messageOf } from '../errors.js';
+import { FileTransport } from './file.js';
+import { SftpTransport } from './sftp.js';
+import type { Transport } from './transport.js';
+
+export interface TransportOptions {
+  /** For sftp://: the private key, as a file path or its contents. */
+  privateKey?: string | Buffer;
+  /** For sftp://: the server's host key as `ssh-keygen -l` prints it (`SHA256:…`); any other is refused. */
+  hostKeyFingerprint?: string;
+  connectTimeoutMs?: number;
+}
+
+export type Location =
+  | { scheme: 'file'; root: string }
+  | { scheme: 'sftp'; host: string; port: number; username: string; root: string };
+
+const expected = 'expected file:///absolute/dir or sftp://user@host[:port]/dir';
+const laterSchemes: Record<string, string> = {
+  'swift:': 'swift:// locations arrive with the archive to OpenStack Swift',
+  's3:': 's3:// locations arrive with the archive to S3',
+};
+const defaultSftpPort = 22;
+const fingerprintPattern = /^SHA256:([A-Za-z0-9+/]{43})=?$/;
+
+/** Checks a location URL without touching the store, e.g. while validating the config. */
+export function parseLocation(text: string): Location {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw configError(`${JSON.stringify(hidePassword(text))} is not a location URL`, { hint: expected });
+  }
+  const shown = hidePassword(text);
+  // URL() quietly resolves "a/../b" to "b"; in a config that is more likely a mistake than a wish.
+  if (/\/(\.|%2e){2}(\/|$|[?#])/i.test(text)) throw configError(`location ${shown} contains ".."`, { hint: 'give the directory without ".."' });
+  if (url.search || url.hash) throw configError(`location ${shown} has a query or fragment, which no store understands`, { hint: expected });
+  if (url.protocol === 'file:') {
+    if (url.host && url.host !== 'localhost') throw configError(`location ${shown} names host ${url.host}; a file:// location is on this machine`, { hint: 'use file:///absolute/dir (three slashes), or sftp:// for another host' });
+    try {
+      return { scheme: 'file', root: fileURLToPath(url).replace(/(.)\/+$/, '$1') };
+    } catch (error) {
+      throw configError(`location ${shown} is not a usable directory: ${messageOf(error)}`, { hint: expected });
+    }
+  }
+  if (url.protocol === 'sftp:') return parseSftp(url, shown);
+  const later = laterSchemes[url.protocol];
+  if (later) throw configError(`location ${shown} is not supported yet: ${later}`, { hint: 'use file:// or sftp:// for now' });
+  throw configError(`location ${shown} has an unknown scheme ${url.protocol.replace(/:$/, '')}`, { hint: expected });
+}
+
+function parseSftp(url: URL, shown: string): Location {
+  if (url.password) {
+    throw configError(`location ${shown} holds a password; SFTP logins use a private key`, { hint: 'remove the password from the URL and give the key file in the config' });
+  }
+  if (!url.username) throw configError(`location ${shown} names no user`, { hint: 'write it as sftp://user@host[:port]/dir' });
+  if (!url.hostname) throw configError(`location ${shown} names no host`, { hint: 'write it as sftp://user@host[:port]/dir' });
+  const pathname = decodeURIComponent(url.pathname);
+  // As curl does: /~/dir is relative to the login directory, anything else is absolute.
+  const root = pathname === '/~' || pathname === '/~/' ? '.' : pathname.startsWith('/~/') ? pathname.slice(3).replace(/\/+$/, '') : pathname.replace(/(.)\/+$/, '$1') || '/';
+  return {
+    scheme: 'sftp',
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : defaultSftpPort,
+    username: decodeURIComponent(url.username),
+    root,
+  };
+}
+
+/** A transport for the location; stores connect on first use, so opening is cheap and cannot hang. */
+export async function openTransport(text: string, options: TransportOptions = {}): Promise<Transport> {
+  const location = parseLocation(text);
+  if (location.scheme === 'file') return new FileTransport(location.root);
+  const shown = hidePassword(text);
+  if (options.privateKey === undefined) {
+    throw configError(`no private key is configured for ${shown}`, { hint: 'give the path of the SSH private key to log in with' });
+  }
+  const { key, label } = await loadKey(options.privateKey, shown);
+  return new SftpTransport({
+    ...location,
+    privateKey: key,
+    privateKeyLabel: label,
+    hostKeyFingerprint: options.hostKeyFingerprint === undefined ? undefined : checkFingerprint(options.hostKeyFingerprint, shown),
+    connectTimeoutMs: options.connectTimeoutMs,
+  });
+}
+
+async function loadKey(privateKey: string | Buffer, shown: string): Promise<{ key: Buffer; label: string | undefined }> {
+  if (Buffer.isBuffer(privateKey)) return { key: privateKey, label: undefined };
+  // A key pasted where its path belongs must not end up quoted in an error message.
+  if (privateKey.includes('PRIVATE KEY')) {
+    throw configError(`the private key for ${shown} is given as text where a file path is expected`, { hint: 'save the key to a file (mode 0600) and give its path' });
+  }
+  try {
+    return { key: await readFile(privateKey), label: privateKey };
+  } catch (error) {
+    throw configError(`cannot read the private key ${privateKey} for ${shown}: ${messageOf(error)}`, { hint: 'check the path and that this user may read the file' });
+  }
+}
+
+function checkFingerprint(fingerprint: string, shown: string): string {
+  const match = fingerprintPattern.exec(fingerprint.trim());
+  if (!match) {
+    const hint = 'give it as `ssh-keygen -l -E sha256 -f <host key>.pub` prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
+    throw configError(`the host key fingerprint for ${shown} is not a SHA256:… fingerprint`, { hint });
+  }
+  return `SHA256:${match[1]}`;
+}
+
+/** A URL fit for a message: a password typed into it (which we refuse anyway) is not repeated. */
+export function hidePassword(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
