@@ -55,23 +55,30 @@ ${renderExitCodeTable()}
 
   // agent
   const agent = program.command('agent').description('what runs on each GEO server');
-  later(
-    helpFor(
-      agent
-        .command('run')
-        .description('extract this GEO\'s Cloud Control database, encrypt, sign and deliver it for one hour')
-        .addOption(cycleFlag())
-        .option('--force', 'deliver again an hour that was already delivered')
-        .option('--dry-run', 'list the tables with estimated rows and bytes; change nothing'),
-      {
-        what: 'Opens the hour\'s transaction through the status API, streams a consistent snapshot through tar, compression and OpenPGP\n(encrypted to the centre, signed by this GEO) to the central inbox, posts progress events, and closes the transaction.',
-        when: 'cron, hourly, on every GEO server (see crontab.example). A second run while one is going exits 11.',
-        examples: ['ganymede agent run', 'ganymede agent run --cycle 2026-11-24T20 --force', 'ganymede agent run --dry-run'],
-      },
-    ),
-    'agent run',
-    'the agent (issue #4)',
-  );
+  helpFor(
+    agent
+      .command('run')
+      .description("extract this GEO's Cloud Control database, encrypt, sign and deliver it for one hour")
+      .addOption(cycleFlag())
+      .option('--force', 'deliver again an hour that was already delivered')
+      .option('--dry-run', 'list the tables with estimated rows and bytes; change nothing')
+      .addOption(jsonFlag()),
+    {
+      what: "Opens the hour's transaction through the status API, streams a consistent snapshot through tar, gzip and OpenPGP\n(encrypted to the centre, signed by this GEO) to the central inbox, posts progress events, and closes the transaction.\nNo plaintext reaches the disk. An hour already delivered exits 10 (nothing to do) unless --force.",
+      when: 'cron, hourly, on every GEO server (see crontab.example). A second run while one is going exits 11.',
+      examples: ['ganymede agent run', 'ganymede agent run --cycle 2026-11-24T20 --force', 'ganymede agent run --dry-run'],
+    },
+  ).action(async (options: { cycle?: string; force?: boolean; dryRun?: boolean; json?: boolean }, command: Command) => {
+    const config = await loaded(command);
+    if (options.dryRun) {
+      const { runAgentDryRun, describeAgentDryRun } = await import('./commands/agent/dry-run.js');
+      printResult(await runAgentDryRun({ loaded: config }), options.json, describeAgentDryRun);
+      return;
+    }
+    const { runAgent, describeAgentRun } = await import('./commands/agent/run.js');
+    const result = await withStopSignal((signal) => runAgent({ loaded: config, cycle: options.cycle, force: options.force, signal }));
+    printResult(result, options.json, describeAgentRun);
+  });
 
   // jupiter
   const jupiter = program.command('jupiter').description('the central scheduler');
@@ -209,6 +216,26 @@ function commandTree(program: Command): string {
   walk(program, []);
   const width = Math.max(...leaves.map(([name]) => name.length));
   return leaves.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`).join('\n');
+}
+
+/**
+ * Runs long work with an AbortSignal that the first SIGTERM or SIGINT fires, so the work can clean up
+ * and report; a second signal exits at once.
+ */
+async function withStopSignal<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    controller.abort(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
 }
 
 function addGeoCommands(program: Command): void {

@@ -1,0 +1,198 @@
+// `ganymede agent run`: one hour of this GEO, done in 6 steps — lock, open the transaction, snapshot,
+// stream (tar → gzip → encrypt+sign → spool file), deliver, close. Status events go out as it works.
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type mysql from 'mysql2';
+import type { LoadedConfig } from '../../config/load.js';
+import { agentWorkDir, requireSettings } from '../../config/load.js';
+import { cycleOf, formatCycle, parseCycle } from '../../cycle.js';
+import { GanymedeError, configError, failedError, messageOf, nothingToDo, usageError } from '../../errors.js';
+import { ExitCode } from '../../exit-codes.js';
+import { acquireHostLock } from '../../lock.js';
+import { createLogger } from '../../log.js';
+import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js';
+import { EventReporter } from '../../agent/event-reporter.js';
+import { readAgentKeys } from '../../agent/keys.js';
+import { connectSource, sourceTarget } from '../../agent/source-db.js';
+import { openSnapshot } from '../../pipeline/extract.js';
+import { dumpArchive } from '../../pipeline/dump-archive.js';
+import { sealToFile } from '../../pipeline/seal-file.js';
+import type { TableDataStream } from '../../pipeline/table-data-stream.js';
+import { openTransport } from '../../transport/location.js';
+import { withRetry } from '../../transport/retry.js';
+import { retryTransient } from '../../retry.js';
+
+export interface AgentRunOptions {
+  loaded: LoadedConfig;
+  cycle?: string | undefined;
+  force?: boolean | undefined;
+  /** Stops the run (SIGTERM): temp files are removed and the transaction marked failed. */
+  signal?: AbortSignal | undefined;
+  progressEveryMs?: number;
+  /** Transport retry pacing, for tests. */
+  retryBaseDelayMs?: number;
+}
+
+export interface AgentRunResult {
+  geo: string;
+  cycle: string;
+  transactionId: number;
+  file: { name: string; size: number; sha256: string };
+  tables: number;
+  rows: number;
+  durationMs: number;
+}
+
+const spoolSuffix = '.sealing';
+
+export function deliveryFileName(geo: string, cycle: string, delivery: number): string {
+  return `${geo}_${cycle}_d${delivery}.tar.gz.gpg`;
+}
+
+function requireAgentSettings(loaded: LoadedConfig): void {
+  const keys = ['agent.geo', 'agent.token', 'agent.source.url', 'agent.signing_key_file', 'agent.centre_public_key_file', 'agent.inbox'];
+  if (loaded.config.agent.inbox?.startsWith('sftp:')) keys.push('agent.sftp_key_file');
+  requireSettings(loaded, keys, '`agent run`');
+}
+
+function spaceError(error: unknown, workDir: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new GanymedeError(ExitCode.failed, `the agent work dir ${workDir} is full (${code}) while writing the encrypted dump`, {
+      hint: 'free space there or point agent.work_dir at a bigger disk; nothing was delivered',
+    });
+  }
+  if (code === 'EACCES' || code === 'EROFS') return configError(`cannot write in the agent work dir ${workDir}: ${code}`, { hint: 'check agent.work_dir and its owner' });
+  return error;
+}
+
+export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult> {
+  const { loaded } = options;
+  requireAgentSettings(loaded);
+  const { agent } = loaded.config;
+  const geo = agent.geo!;
+  const cycleStart = options.cycle === undefined ? cycleOf(new Date()) : parseCycle(options.cycle);
+  if (!cycleStart) throw usageError(`--cycle ${options.cycle}: not a UTC hour`, 'write it as YYYY-MM-DDTHH, e.g. 2026-11-24T20');
+  const cycle = formatCycle(cycleStart);
+  const workDir = agentWorkDir(loaded.config);
+  const log = createLogger('agent', { geo, cycle });
+  const started = Date.now();
+
+  // step 1: the host lock, before anything is opened or changed
+  await mkdir(workDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+    throw spaceError(error, workDir);
+  });
+  const lock = await acquireHostLock('agent', workDir, 'the agent');
+  const api = new ApiClient({ baseUrl: loaded.config.api.url, token: loaded.secret('agent.token')!, as: `GEO ${geo}`, timeoutMs: loaded.config.api.request_timeout_ms });
+  const events = new EventReporter({ bufferFile: join(workDir, 'events.jsonl'), send: (txnId, batch) => api.postEvents(txnId, batch), log });
+  const retry = { baseDelayMs: options.retryBaseDelayMs, maxAttempts: 4, onRetry: (line: string) => log.warn(line) };
+  let txn: ApiTransaction | undefined;
+  let source: mysql.Connection | undefined;
+  let spool: string | undefined;
+  let progress: NodeJS.Timeout | undefined;
+  const transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms });
+  try {
+    await removeStaleSpools(workDir);
+    events.start();
+    const { signingKey, centreKey } = await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);
+
+    // step 2: the hour's transaction
+    try {
+      txn = (await retryTransient('opening the transaction', () => api.openTransaction(geo, cycle, { force: options.force, agentHost: hostname() }), retry)).transaction;
+    } catch (error) {
+      if (error instanceof ApiConflict) throw nothingToDo(`${cycle} of GEO ${geo}: ${error.message}`);
+      throw error;
+    }
+    const txnId = txn.id;
+    log.info(`transaction ${txnId} open (delivery ${txn.delivery})`);
+    events.report(txnId, { level: 'info', phase: 'opened', message: `agent on ${hostname()}` });
+
+    // step 3: one consistent snapshot of the source
+    const target = sourceTarget(loaded);
+    source = await connectSource(loaded, target);
+    const snapshot = await openSnapshot(source, { database: target.database, include: agent.source.include, exclude: agent.source.exclude }).catch((error: unknown) => {
+      throw failedError(`the Cloud Control database ${target.database} at ${target.address}: ${messageOf(error)}`);
+    });
+    for (const pattern of snapshot.unmatchedIncludes) log.warn(`agent.source.include: "${pattern}" matches no table`);
+    log.info(`snapshot of ${snapshot.plan.tables.length} tables at ${snapshot.plan.snapshotAt}`);
+
+    // step 4: tar → gzip → encrypt and sign → spool file, reporting as it goes
+    const name = deliveryFileName(geo, cycle, txn.delivery);
+    spool = join(workDir, `${name}${spoolSuffix}`);
+    let current: { table: string; stream: TableDataStream } | undefined;
+    let doneRows = 0;
+    const reportProgress = (phase: string) => {
+      if (!current) return;
+      const rows = doneRows + current.stream.rows;
+      events.report(txnId, { level: 'debug', phase, table: current.table, rows, bytes: current.stream.bytes });
+      log.info(`extracting ${current.table}: ${current.stream.rows} rows (${rows} in all)`);
+    };
+    progress = setInterval(() => reportProgress('extracting'), options.progressEveryMs ?? 5_000);
+    progress.unref();
+    const archive = dumpArchive(snapshot, {
+      onTable: (table, stream) => {
+        if (current) doneRows += current.stream.rows;
+        current = { table: table.name, stream };
+      },
+    });
+    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centreKey, signingKey, signal: options.signal }).catch((error: unknown) => {
+      throw spaceError(error, workDir);
+    });
+    clearInterval(progress);
+    const manifest = snapshot.manifest();
+    await snapshot.close();
+    source.destroy();
+    source = undefined;
+    const rows = manifest.tables.reduce((sum, table) => sum + table.rows, 0);
+    events.report(txnId, { level: 'info', phase: 'extracted', rows, bytes: sealed.size, message: `${manifest.tables.length} tables` });
+    log.info(`sealed ${manifest.tables.length} tables, ${rows} rows into ${sealed.size} bytes`);
+
+    // step 5: deliver under a .part name, renamed once complete and its size checked
+    const inbox = withRetry(transport, {
+      baseDelayMs: options.retryBaseDelayMs,
+      onRetry: (line) => {
+        log.warn(line);
+        events.report(txnId, { level: 'warn', phase: 'delivering', message: line.slice(0, 1000) });
+      },
+    });
+    const spoolPath = spool;
+    await inbox.put(name, () => createReadStream(spoolPath, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
+    events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: `${name} to ${transport.describe()}` });
+    log.info(`delivered ${name} to ${transport.describe()}`);
+
+    // step 6: close the transaction with what was delivered
+    const file = { name, size: sealed.size, sha256: sealed.sha256 };
+    // The file is delivered: worth waiting longer for the API than at the start.
+    await retryTransient('closing the transaction', () => api.closeTransaction(txnId, file), { ...retry, maxAttempts: 8 });
+    events.report(txnId, { level: 'info', phase: 'closed', message: `sha256 ${sealed.sha256}` });
+    return { geo, cycle, transactionId: txnId, file, tables: manifest.tables.length, rows, durationMs: Date.now() - started };
+  } catch (error) {
+    const failure = options.signal?.aborted ? failedError(`stopped by ${String(options.signal.reason ?? 'a signal')}; nothing was delivered`) : error;
+    if (txn && !(failure instanceof GanymedeError && failure.exitCode === ExitCode.nothingToDo)) {
+      const reason = messageOf(failure);
+      events.report(txn.id, { level: 'error', phase: 'failed', message: reason.slice(0, 1000) });
+      await api.failTransaction(txn.id, reason).catch((apiError: unknown) => log.warn(`could not mark transaction ${txn!.id} failed: ${messageOf(apiError)}`));
+    }
+    throw failure;
+  } finally {
+    if (progress) clearInterval(progress);
+    source?.destroy();
+    if (spool) await rm(spool, { force: true });
+    await transport.close().catch(() => undefined);
+    await events.close();
+    await lock.release();
+  }
+}
+
+/** Spool files of a run that was killed: encrypted, but useless now and taking space. */
+async function removeStaleSpools(workDir: string): Promise<void> {
+  for (const name of await readdir(workDir)) {
+    if (name.endsWith(spoolSuffix)) await rm(join(workDir, name), { force: true });
+  }
+}
+
+export function describeAgentRun(result: AgentRunResult): string {
+  return `delivered ${result.file.name}: ${result.tables} tables, ${result.rows} rows, ${result.file.size} bytes, sha256 ${result.file.sha256} (transaction ${result.transactionId}, ${(result.durationMs / 1000).toFixed(1)} s)`;
+}

@@ -1,0 +1,46 @@
+// Loads an unpacked dump directory into the schema a connection uses: every table created, its parts
+// streamed in order through LOAD DATA, then read back and compared with the manifest.
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Connection } from 'mysql2';
+import { dataDir } from './dump-archive.js';
+import type { DumpManifest, DumpTableResult } from './dump-manifest.js';
+import { loadTable, verifyTable, type VerifyTableResult } from './load-tables.js';
+
+/** The parts of one table's data file, in order, as one stream. A table without parts is empty. */
+export async function tableData(dir: string, table: DumpTableResult): Promise<Readable> {
+  const names = (await readdir(join(dir, dataDir)).catch(() => [] as string[]))
+    .filter((name) => name.startsWith(`${table.file}.`))
+    .sort();
+  async function* concatenated(): AsyncGenerator<Buffer> {
+    for (const name of names) yield* createReadStream(join(dir, dataDir, name), { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+  }
+  return Readable.from(concatenated(), { objectMode: false });
+}
+
+export interface LoadDumpHooks {
+  onTable?: (table: DumpTableResult, index: number) => void;
+}
+
+export interface LoadedDump {
+  tables: Array<VerifyTableResult & { warnings: number }>;
+  rows: number;
+  bytes: number;
+}
+
+export async function loadDump(conn: Connection, dir: string, manifest: DumpManifest, hooks: LoadDumpHooks = {}): Promise<LoadedDump> {
+  const tables: LoadedDump['tables'] = [];
+  for (const [index, table] of manifest.tables.entries()) {
+    hooks.onTable?.(table, index);
+    const loaded = await loadTable(conn, table, await tableData(dir, table));
+    const verified = await verifyTable(conn, table, { sourceServerVersion: manifest.source.serverVersion, loadWarnings: loaded.warningSamples });
+    tables.push({ ...verified, warnings: loaded.warnings });
+  }
+  return {
+    tables,
+    rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),
+    bytes: manifest.tables.reduce((sum, table) => sum + table.bytes, 0),
+  };
+}

@@ -1,0 +1,97 @@
+// The centre's way into a delivered file: decrypt with the centre's key, require the signature of the
+// expected GEO, gunzip and unpack into a directory. Unpacking goes to a staging directory that becomes
+// the result only after the whole file was read and verified; anything that fails verification is
+// removed, so nothing unverified is ever loaded.
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import type { PrivateKey, PublicKey } from 'openpgp';
+import { openStream } from '../openpgp/open.js';
+import { dumpEntryPattern, manifestEntry } from './dump-archive.js';
+import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
+
+export interface OpenDeliveryOptions {
+  file: string;
+  decryptionKeys: PrivateKey | PrivateKey[];
+  expectedSigningKeys: PublicKey | PublicKey[];
+  /** Where the dump ends up; must not exist yet. Its parent is created. */
+  dir: string;
+  signal?: AbortSignal;
+}
+
+export interface OpenedDelivery {
+  dir: string;
+  signerFingerprint: string;
+  manifest: DumpManifest;
+  /** Bytes unpacked (plaintext data files and manifests). */
+  bytes: number;
+}
+
+export class DeliveryRefusal extends Error {
+  override name = 'DeliveryRefusal';
+}
+
+/**
+ * The last stage of the pipeline: parses the tar and writes only the entries a dump may hold, as plain
+ * 0600 files; any other entry (a link, a device, an unexpected path) refuses the whole archive.
+ */
+function unpackInto(dir: string, counter: { bytes: number }) {
+  return async (source: AsyncIterable<Buffer>): Promise<void> => {
+    const parser = new Parser({ strict: true });
+    const writes: Promise<void>[] = [];
+    const failed = new Promise<never>((_resolve, reject) => {
+      parser.on('error', reject);
+      parser.on('abort', reject);
+    });
+    failed.catch(() => undefined);
+    parser.on('entry', (entry: ReadEntry) => {
+      if (entry.type !== 'File' || !dumpEntryPattern.test(entry.path)) {
+        entry.resume();
+        parser.abort(new DeliveryRefusal(`the archive holds an unexpected entry ${JSON.stringify(entry.path)} (${entry.type})`));
+        return;
+      }
+      const target = join(dir, entry.path);
+      entry.on('data', (chunk: Buffer) => (counter.bytes += chunk.length));
+      const write = mkdir(dirname(target), { recursive: true, mode: 0o700 }).then(() => pipeline(entry, createWriteStream(target, { flags: 'wx', mode: 0o600 })));
+      write.catch(() => undefined);
+      writes.push(write);
+    });
+    for await (const chunk of source) {
+      if (!parser.write(chunk)) await Promise.race([once(parser, 'drain'), failed]);
+    }
+    const ended = once(parser, 'end');
+    parser.end();
+    await Promise.race([ended, failed]);
+    await Promise.all(writes);
+  };
+}
+
+export async function openDelivery(options: OpenDeliveryOptions): Promise<OpenedDelivery> {
+  const staging = `${options.dir}.unverified`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true, mode: 0o700 });
+  const counter = { bytes: 0 };
+  try {
+    const plaintext = openStream(createReadStream(options.file, { highWaterMark: 1024 * 1024 }), {
+      decryptionKeys: options.decryptionKeys,
+      expectedSigningKeys: options.expectedSigningKeys,
+      label: options.file,
+    });
+    const sink = unpackInto(staging, counter);
+    await pipeline(plaintext, createGunzip(), sink, { signal: options.signal });
+    const { signerFingerprint } = await plaintext.verified;
+    const manifest = parseDumpManifest(await readFile(join(staging, manifestEntry), 'utf8').catch(() => {
+      throw new DeliveryRefusal('the archive has no manifest.json: the agent did not finish it');
+    }));
+    await rename(staging, options.dir);
+    return { dir: options.dir, signerFingerprint, manifest, bytes: counter.bytes };
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}

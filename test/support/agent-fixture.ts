@@ -1,0 +1,76 @@
+// A centre and one GEO ready for `agent run`: the API over a fresh Ganymede database, the centre's and
+// the GEO's keys, the GEO registered with its token, a Cloud Control source database and a config.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type mysql from 'mysql2/promise';
+import { generateKeyPair } from '../../src/openpgp/keys.js';
+import type { LoadedConfig } from '../../src/config/load.js';
+import { mysqlUrlFor } from './mysql.js';
+import { startTestApi, tempDir, testConfig, writePrivateFile, type TestApi } from './ganymede.js';
+
+export interface AgentFixture {
+  api: TestApi;
+  geo: string;
+  token: string;
+  sourceDatabase: string;
+  dir: string;
+  inboxDir: string;
+  keys: { centrePrivate: string; centrePublic: string; geoPrivate: string; geoPublic: string; centreFingerprint: string; geoFingerprint: string };
+  /** The agent's config; `settings` override or add keys. */
+  config(settings?: Record<string, string | number | boolean>): LoadedConfig;
+  admin(): Promise<mysql.Connection>;
+  dispose(): Promise<void>;
+}
+
+export async function agentFixture(geo = 'emea'): Promise<AgentFixture> {
+  const api = await startTestApi();
+  const dir = tempDir('agent');
+  const [centre, geoKeys] = await Promise.all([generateKeyPair({ name: 'centre' }), generateKeyPair({ name: geo })]);
+  const keys = {
+    centrePrivate: writePrivateFile(join(dir.path, 'centre.key.asc'), centre.privateKeyArmored),
+    centrePublic: writePrivateFile(join(dir.path, 'centre.pub.asc'), centre.publicKeyArmored),
+    geoPrivate: writePrivateFile(join(dir.path, `${geo}.key.asc`), geoKeys.privateKeyArmored),
+    geoPublic: writePrivateFile(join(dir.path, `${geo}.pub.asc`), geoKeys.publicKeyArmored),
+    centreFingerprint: centre.fingerprint,
+    geoFingerprint: geoKeys.fingerprint,
+  };
+  const added = await fetch(`${api.url}/v1/geos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${api.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: geo, publicKey: geoKeys.publicKeyArmored }),
+  });
+  if (added.status !== 201) throw new Error(`adding the GEO failed: ${added.status} ${await added.text()}`);
+  const token = ((await added.json()) as { token: string }).token;
+  const sourceDatabase = await api.databases.create('source');
+  const inboxDir = join(dir.path, 'inbox');
+  mkdirSync(inboxDir, { mode: 0o700 });
+  return {
+    api,
+    geo,
+    token,
+    sourceDatabase,
+    dir: dir.path,
+    inboxDir,
+    keys,
+    config: (settings = {}) =>
+      testConfig(
+        {
+          'api.url': api.url,
+          'logging.level': 'warn',
+          'agent.geo': geo,
+          'agent.source.url': mysqlUrlFor(sourceDatabase),
+          'agent.signing_key_file': keys.geoPrivate,
+          'agent.centre_public_key_file': keys.centrePublic,
+          'agent.inbox': `file://${inboxDir}`,
+          'agent.work_dir': join(dir.path, 'work'),
+          ...settings,
+        },
+        { 'agent.token': token },
+      ),
+    admin: () => api.databases.admin(),
+    async dispose() {
+      await api.stop();
+      dir.remove();
+    },
+  };
+}
