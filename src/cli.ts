@@ -82,45 +82,74 @@ ${renderExitCodeTable()}
 
   // jupiter
   const jupiter = program.command('jupiter').description('the central scheduler');
-  later(
-    helpFor(jupiter.command('tick').description('launch every worker step that is due, then exit').option('--dry-run', 'show what would be launched; launch nothing'), {
-      what: 'Reads transaction state from the Ganymede database, claims each due step with a lease and starts `ganymede worker <step>` for it.',
+  helpFor(
+    jupiter
+      .command('tick')
+      .description('launch every worker step that is due, then exit')
+      .option('--dry-run', 'show what would be launched; launch nothing')
+      .addOption(jsonFlag()),
+    {
+      what: 'Fails the attempts of workers whose lease expired (and schedules their retry), claims each due step with a lease\nwithin centre.max_workers, and starts `ganymede worker <step>` for it, detached, its output in the log dir. Quiet when idle.',
       when: 'cron, every minute, on one or several central hosts; any number of ticks at once launch each step once.',
       examples: ['ganymede jupiter tick', 'ganymede jupiter tick --dry-run'],
-    }),
-    'jupiter tick',
-    'the scheduler and workers (issue #5)',
-  );
-  later(
-    helpFor(jupiter.command('drain').description('tick until nothing is runnable or running'), {
-      when: 'by hand, in the demo and in tests; exits 0 when everything it saw finished.',
-      examples: ['ganymede jupiter drain'],
-    }),
-    'jupiter drain',
-    'the scheduler and workers (issue #5)',
-  );
+    },
+  ).action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
+    const config = await loaded(command);
+    const [{ withStateDb }, { tick, describeTick }] = await Promise.all([import('./commands/context.js'), import('./commands/jupiter/tick.js')]);
+    const { exits: _exits, ...result } = await withStateDb(config, (db) => tick({ loaded: config, db, dryRun: options.dryRun }));
+    if (options.json || options.dryRun || result.launched.length > 0 || result.expired.length > 0) printResult(result, options.json, describeTick);
+  });
+  helpFor(
+    jupiter
+      .command('drain')
+      .description('tick until nothing is runnable or running')
+      .option('--timeout <seconds>', 'give up after this long (default 3600)', (value) => positiveNumber(value, '--timeout'))
+      .addOption(jsonFlag()),
+    {
+      what: 'Each step starts as soon as the one before it finishes. Exits 0 when every transaction it saw is done, 6 otherwise.',
+      when: 'by hand, in the demo and in tests.',
+      examples: ['ganymede jupiter drain', 'ganymede jupiter drain --timeout 600 --json'],
+    },
+  ).action(async (options: { timeout?: number; json?: boolean }, command: Command) => {
+    const config = await loaded(command);
+    const [{ withStateDb }, { drain, describeDrain }] = await Promise.all([import('./commands/context.js'), import('./commands/jupiter/drain.js')]);
+    const result = await withStopSignal((signal) => withStateDb(config, (db) => drain({ loaded: config, db, signal, timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000 })));
+    printResult(result, options.json, describeDrain);
+    if (!result.ok) throw new GanymedeError(ExitCode.failed, `drain: ${result.transactions.filter((txn) => txn.state !== 'done').length} transactions did not finish`);
+  });
 
   // worker
   const worker = program.command('worker').description('one step of the central pipeline, as launched by the tick');
-  const txnSteps: Array<[string, string]> = [
+  const txnSteps: Array<[TxnStep, string]> = [
     ['decrypt', 'check, decrypt, verify the GEO signature and unpack a delivered file'],
-    ['load', 'load the unpacked dump into a temporary MySQL schema and check row counts'],
+    ['load', 'load the unpacked dump into a temporary MySQL schema and check it against the manifest'],
     ['etl', 'transform the temporary schema into the MongoDB warehouse'],
     ['clean', 'drop the temporary schema and work files'],
   ];
   for (const [step, description] of txnSteps) {
-    later(
-      helpFor(worker.command(step).description(description).requiredOption('--txn <id>', 'the transaction'), {
+    helpFor(
+      worker
+        .command(step)
+        .description(description)
+        .requiredOption('--txn <id>', 'the transaction')
+        .addOption(new Option('--lease <token>', 'the lease the tick claimed for this worker').hideHelp()),
+      {
+        what: 'Run by hand, it claims the step itself when it is pending or failed, exactly as a tick would.',
         when: 'launched by `jupiter tick`; by hand only to debug one transaction.',
         examples: [`ganymede worker ${step} --txn 42`],
-      }),
-      `worker ${step}`,
-      'the scheduler and workers (issue #5)',
-    );
+      },
+    ).action(async (options: { txn: string; lease?: string }, command: Command) => {
+      const config = await loaded(command);
+      const { parseTxnId } = await import('./commands/txn/show.js');
+      const txnId = parseTxnId(options.txn);
+      const { runWorkerStep } = await import('./worker/runtime.js');
+      const work = await stepFunction(step);
+      await withStopSignal((signal) => runWorkerStep({ loaded: config, step, txnId, leaseToken: options.lease, signal }, work));
+    });
   }
   for (const [step, description] of [
     ['feed', 'build the data feed of a cycle from the warehouse'],
-    ['send', 'send a cycle\'s feed to Glassbeam over SFTP'],
+    ['send', "send a cycle's feed to Glassbeam over SFTP"],
   ] as const) {
     later(
       helpFor(worker.command(step).description(description).addOption(cycleFlag().makeOptionMandatory()), {
@@ -216,6 +245,27 @@ function commandTree(program: Command): string {
   walk(program, []);
   const width = Math.max(...leaves.map(([name]) => name.length));
   return leaves.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`).join('\n');
+}
+
+type TxnStep = 'decrypt' | 'load' | 'etl' | 'clean';
+
+async function stepFunction(step: TxnStep) {
+  switch (step) {
+    case 'decrypt':
+      return (await import('./commands/worker/decrypt.js')).decryptStep;
+    case 'load':
+      return (await import('./commands/worker/load.js')).loadStep;
+    case 'etl':
+      return (await import('./commands/worker/etl.js')).etlStep;
+    case 'clean':
+      return (await import('./commands/worker/clean.js')).cleanStep;
+  }
+}
+
+function positiveNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new GanymedeError(ExitCode.usage, `${flag} ${value}: expected a positive number`);
+  return n;
 }
 
 /**
@@ -371,20 +421,22 @@ function addTxnCommands(program: Command): void {
     const { runTxnShow, describeTxnShow, parseTxnId } = await import('./commands/txn/show.js');
     printResult(await runTxnShow({ loaded: await loaded(command), id: parseTxnId(id) }), options.json, describeTxnShow);
   });
-  later(
-    helpFor(txn.command('retry').description('run a failed transaction again from its failed step').argument('<id>'), {
-      when: 'by hand, after fixing what made it fail.',
-      examples: ['ganymede txn retry 42'],
-    }),
-    'txn retry',
-    'the scheduler and workers (issue #5)',
-  );
-  later(
-    helpFor(txn.command('cancel').description('stop processing a transaction; its files are kept').argument('<id>'), {
-      when: 'by hand.',
-      examples: ['ganymede txn cancel 42'],
-    }),
-    'txn cancel',
-    'the scheduler and workers (issue #5)',
-  );
+  helpFor(txn.command('retry').description('run a failed transaction again from its failed step').argument('<id>').addOption(jsonFlag()), {
+    what: 'The failed step becomes due again with a fresh attempt count; the next tick launches it.',
+    when: 'by hand, after fixing what made it fail.',
+    examples: ['ganymede txn retry 42'],
+  }).action(async (id: string, options: { json?: boolean }, command: Command) => {
+    const [{ runTxnRetry }, { parseTxnId }] = await Promise.all([import('./commands/txn/change.js'), import('./commands/txn/show.js')]);
+    const result = await runTxnRetry({ loaded: await loaded(command), id: parseTxnId(id) });
+    printResult(result, options.json, (r) => `transaction ${r.transaction.id}: ${r.step} is due again; the next tick runs it`);
+  });
+  helpFor(txn.command('cancel').description('stop processing a transaction; its files are kept').argument('<id>').addOption(jsonFlag()), {
+    what: 'Pending steps are cancelled; a running worker loses its lease and stops. Nothing is deleted.',
+    when: 'by hand.',
+    examples: ['ganymede txn cancel 42'],
+  }).action(async (id: string, options: { json?: boolean }, command: Command) => {
+    const [{ runTxnCancel }, { parseTxnId }] = await Promise.all([import('./commands/txn/change.js'), import('./commands/txn/show.js')]);
+    const result = await runTxnCancel({ loaded: await loaded(command), id: parseTxnId(id) });
+    printResult(result, options.json, (r) => `transaction ${r.transaction.id} cancelled (${r.stepsCancelled} steps stopped)`);
+  });
 }

@@ -92,8 +92,11 @@ export const configSchema = z.strictObject({
       private_key_file: path.optional(),
       max_workers: positiveInt.max(256).default(4),
       max_workers_per_step: z.partialRecord(z.enum(['decrypt', 'load', 'etl', 'clean', 'feed', 'send']), positiveInt).default({}),
-      lease_ms: positiveInt.min(5_000).default(60_000),
+      lease_ms: positiveInt.min(1_000).default(60_000),
+      lease_grace_ms: positiveInt.default(30_000),
       max_attempts: positiveInt.max(100).default(5),
+      retry_base_ms: positiveInt.default(30_000),
+      scratch_mysql_url: mysqlUrl.optional(),
       cycle_deadline_minutes: positiveInt.default(45),
     })
     .prefault({}),

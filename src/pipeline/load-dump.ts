@@ -30,14 +30,31 @@ export interface LoadedDump {
   bytes: number;
 }
 
-export async function loadDump(conn: Connection, dir: string, manifest: DumpManifest, hooks: LoadDumpHooks = {}): Promise<LoadedDump> {
-  const tables: LoadedDump['tables'] = [];
-  for (const [index, table] of manifest.tables.entries()) {
-    hooks.onTable?.(table, index);
-    const loaded = await loadTable(conn, table, await tableData(dir, table));
-    const verified = await verifyTable(conn, table, { sourceServerVersion: manifest.source.serverVersion, loadWarnings: loaded.warningSamples });
-    tables.push({ ...verified, warnings: loaded.warnings });
+/**
+ * Loads every table, spread over the given connections (all on the target schema): the biggest tables
+ * first, each to the connection with the least bytes so far, so two connections finish close together.
+ */
+export async function loadDump(target: Connection | Connection[], dir: string, manifest: DumpManifest, hooks: LoadDumpHooks = {}): Promise<LoadedDump> {
+  const connections = Array.isArray(target) ? target : [target];
+  const queues: DumpTableResult[][] = connections.map(() => []);
+  const load = connections.map(() => 0);
+  for (const table of [...manifest.tables].sort((a, b) => b.bytes - a.bytes)) {
+    const lightest = load.indexOf(Math.min(...load));
+    queues[lightest]!.push(table);
+    load[lightest]! += table.bytes;
   }
+  const tables: LoadedDump['tables'] = [];
+  let started = 0;
+  await Promise.all(
+    connections.map(async (conn, index) => {
+      for (const table of queues[index]!) {
+        hooks.onTable?.(table, started++);
+        const loaded = await loadTable(conn, table, await tableData(dir, table));
+        const verified = await verifyTable(conn, table, { sourceServerVersion: manifest.source.serverVersion, loadWarnings: loaded.warningSamples });
+        tables.push({ ...verified, warnings: loaded.warnings });
+      }
+    }),
+  );
   return {
     tables,
     rows: manifest.tables.reduce((sum, table) => sum + table.rows, 0),

@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { PrivateKey, PublicKey } from 'openpgp';
@@ -56,8 +56,10 @@ function unpackInto(dir: string, counter: { bytes: number }) {
         return;
       }
       const target = join(dir, entry.path);
-      entry.on('data', (chunk: Buffer) => (counter.bytes += chunk.length));
-      const write = mkdir(dirname(target), { recursive: true, mode: 0o700 }).then(() => pipeline(entry, createWriteStream(target, { flags: 'wx', mode: 0o600 })));
+      counter.bytes += entry.size;
+      // The entry is piped at once: it must not flow (and lose data) before its file is open.
+      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+      const write = pipeline(entry, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
       write.catch(() => undefined);
       writes.push(write);
     });

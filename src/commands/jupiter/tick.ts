@@ -1,0 +1,111 @@
+// `ganymede jupiter tick`: short-lived, done in 3 steps — settle expired leases, claim what is due within
+// the worker limits, launch one detached `ganymede worker` process per claim with its output in the
+// transaction's log file — then exit. Any number of ticks may run at once, on one host or several.
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { LoadedConfig } from '../../config/load.js';
+import { centreDirs, requireSettings } from '../../config/load.js';
+import { formatCycle } from '../../cycle.js';
+import { createLogger } from '../../log.js';
+import { ganymedeBin } from '../../self.js';
+import { stateDbTarget, type Db } from '../../state/db.js';
+import { claimDueSteps, expireLeases, recordLaunch, type Claim, type ExpiredLease } from '../../state/steps.js';
+
+export interface Launched {
+  step: string;
+  txnId: number | null;
+  cycle: string;
+  attempt: number;
+  pid: number | undefined;
+  logPath: string;
+}
+
+export interface TickResult {
+  dryRun: boolean;
+  expired: Array<{ step: string; txnId: number | null; outcome: ExpiredLease['outcome']; reason: string }>;
+  launched: Launched[];
+}
+
+/** Starts the worker for a claim; returns its pid. Injectable so tests can count launches without processes. */
+export type Launcher = (claim: Claim, logPath: string) => { pid: number | undefined; exited?: Promise<unknown> };
+
+export function logPathFor(loaded: LoadedConfig, claim: Pick<Claim, 'txnId' | 'cycleStart'>): string {
+  const cycle = formatCycle(claim.cycleStart);
+  return join(centreDirs(loaded.config).logs, cycle, claim.txnId === null ? 'cycle.log' : `txn-${claim.txnId}.log`);
+}
+
+/** Launches `ganymede worker <step>` detached, appending its output to logPath; the tick does not wait for it. */
+export function processLauncher(loaded: LoadedConfig): Launcher {
+  return (claim, logPath) => {
+    mkdirSync(join(logPath, '..'), { recursive: true, mode: 0o700 });
+    closeSync(openSync(logPath, 'a', 0o600));
+    const args = [ganymedeBin(), ...(loaded.path ? ['--config', loaded.path] : []), 'worker', claim.name];
+    args.push(...(claim.txnId === null ? ['--cycle', formatCycle(claim.cycleStart)] : ['--txn', String(claim.txnId)]), '--lease', claim.leaseToken);
+    const logFile = { file: logPath, append: true } as const;
+    const child = execa(process.execPath, args, { detached: true, stdin: 'ignore', stdout: logFile, stderr: logFile, cleanup: false, reject: false });
+    child.unref();
+    return { pid: child.pid, exited: child.then(() => undefined, () => undefined) };
+  };
+}
+
+export interface TickOptions {
+  loaded: LoadedConfig;
+  db: Db;
+  dryRun?: boolean | undefined;
+  launch?: Launcher | undefined;
+}
+
+export async function tick(options: TickOptions): Promise<TickResult & { exits: Promise<unknown>[] }> {
+  requireSettings(options.loaded, ['mysql.url'], '`jupiter tick`');
+  const { centre, site } = options.loaded.config;
+  const log = createLogger('tick');
+  const settings = { maxAttempts: centre.max_attempts, retryBaseMs: centre.retry_base_ms };
+
+  // step 1: workers that stopped renewing their lease are failed attempts, retried later
+  const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, settings);
+  for (const { step, outcome, reason } of expired) log.warn(`${reason}: ${outcome === 'retry' ? 'will retry' : `step ${outcome}`}`, { txn: step.txnId ?? undefined, step: step.name });
+
+  // step 2: claim what is due
+  const claims = await claimDueSteps(options.db, stateDbTarget(options.loaded).database, {
+    host: site.name!,
+    leaseMs: centre.lease_ms,
+    maxWorkers: centre.max_workers,
+    maxPerStep: centre.max_workers_per_step,
+    dryRun: options.dryRun,
+  });
+
+  // step 3: launch
+  const launch = options.launch ?? processLauncher(options.loaded);
+  const launched: Launched[] = [];
+  const exits: Promise<unknown>[] = [];
+  for (const claim of claims) {
+    const logPath = logPathFor(options.loaded, claim);
+    const base = { step: claim.name, txnId: claim.txnId, cycle: formatCycle(claim.cycleStart), attempt: claim.attempt, logPath };
+    if (options.dryRun) {
+      launched.push({ ...base, pid: undefined });
+      continue;
+    }
+    const started = launch(claim, logPath);
+    await recordLaunch(options.db, claim, started.pid, logPath);
+    if (started.exited) exits.push(started.exited);
+    launched.push({ ...base, pid: started.pid });
+    log.info(`launched ${claim.name} (attempt ${claim.attempt}) pid ${started.pid ?? '?'}, log ${logPath}`, { txn: claim.txnId ?? undefined, cycle: base.cycle });
+  }
+  return {
+    dryRun: options.dryRun ?? false,
+    expired: expired.map(({ step, outcome, reason }) => ({ step: step.name, txnId: step.txnId, outcome, reason })),
+    launched,
+    exits,
+  };
+}
+
+export function describeTick(result: TickResult): string {
+  const lines = result.expired.map((item) => `expired: ${item.step} of transaction ${item.txnId ?? '-'}: ${item.reason} (${item.outcome})`);
+  const verb = result.dryRun ? 'would launch' : 'launched';
+  for (const item of result.launched) {
+    lines.push(`${verb} ${item.step} for ${item.txnId === null ? `cycle ${item.cycle}` : `transaction ${item.txnId} (${item.cycle})`}, attempt ${item.attempt}${item.pid ? `, pid ${item.pid}` : ''}, log ${item.logPath}`);
+  }
+  if (result.launched.length === 0) lines.push(result.dryRun ? 'nothing is due: a tick would launch nothing' : 'nothing is due');
+  return lines.join('\n');
+}

@@ -1,0 +1,28 @@
+// Where a transaction's files and scratch schema live at the centre. Named by transaction and delivery,
+// so a forced re-delivery never mixes with the one before.
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { centreDirs } from '../config/load.js';
+import type { Transaction } from '../state/transactions.js';
+
+/** The agent of GEO `geo` delivers into `<inbox_dir>/<geo>/` (its SFTP account's directory). */
+export function inboxFile(config: Config, txn: Transaction): string {
+  return join(centreDirs(config).inbox, txn.geo, txn.file!.name);
+}
+
+export function quarantineFile(config: Config, txn: Transaction): string {
+  return join(centreDirs(config).quarantine, txn.geo, txn.file!.name);
+}
+
+export function txnWorkDir(config: Config, txn: Pick<Transaction, 'id' | 'delivery'>): string {
+  return join(centreDirs(config).work, `txn-${txn.id}-d${txn.delivery}`);
+}
+
+export function dumpDir(config: Config, txn: Pick<Transaction, 'id' | 'delivery'>): string {
+  return join(txnWorkDir(config, txn), 'dump');
+}
+
+/** The temporary schema a transaction is loaded into. */
+export function scratchSchema(txn: Pick<Transaction, 'id' | 'delivery'>): string {
+  return `gmd_txn_${txn.id}_d${txn.delivery}`;
+}
