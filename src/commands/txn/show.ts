@@ -2,11 +2,13 @@ import type { LoadedConfig } from '../../config/load.js';
 import { usageError } from '../../errors.js';
 import { getTransaction, type Transaction } from '../../state/transactions.js';
 import { listEvents, type StoredEvent } from '../../state/events.js';
+import { listAttempts, listStepsOfTxn, type Attempt, type Step } from '../../state/steps.js';
 import { formatBytes, formatTime, renderTable } from '../../render/table.js';
 import { withStateDb } from '../context.js';
 
 export interface TxnShowResult {
   transaction: Transaction;
+  steps: Array<Step & { attemptLog: Attempt[] }>;
   events: StoredEvent[];
 }
 
@@ -20,11 +22,17 @@ export async function runTxnShow({ loaded, id }: { loaded: LoadedConfig; id: num
   return withStateDb(loaded, async (db) => {
     const transaction = await getTransaction(db, id);
     if (!transaction) throw usageError(`no transaction ${id}`, 'see `ganymede txn list`');
-    return { transaction, events: await listEvents(db, id) };
+    const steps = await listStepsOfTxn(db, id);
+    const attempts = await listAttempts(db, steps.map((step) => step.id));
+    return {
+      transaction,
+      steps: steps.map((step) => ({ ...step, attemptLog: attempts.filter((attempt) => attempt.stepId === step.id) })),
+      events: await listEvents(db, id),
+    };
   });
 }
 
-export function describeTxnShow({ transaction: txn, events }: TxnShowResult): string {
+export function describeTxnShow({ transaction: txn, steps, events }: TxnShowResult): string {
   const lines = [
     `transaction ${txn.id}: GEO ${txn.geo}, cycle ${txn.cycle}, ${txn.state}${txn.step ? ` (${txn.step})` : ''}, delivery ${txn.delivery}`,
     `  opened     ${formatTime(txn.openedAt)}${txn.agentHost ? ` by ${txn.agentHost}` : ''}`,
@@ -33,6 +41,32 @@ export function describeTxnShow({ transaction: txn, events }: TxnShowResult): st
     `  finished   ${formatTime(txn.finishedAt)}`,
   ];
   if (txn.error) lines.push(`  error      ${txn.error}`);
+  if (steps.length > 0) {
+    lines.push('', 'steps and attempts:');
+    lines.push(
+      renderTable(
+        ['STEP', 'ATTEMPT', 'OUTCOME', 'HOST', 'PID', 'STARTED', 'FINISHED', 'ROWS', 'BYTES', 'ERROR'],
+        steps.flatMap((step) => [
+          [step.name, '', step.state, '', '', formatTime(step.startedAt), formatTime(step.finishedAt), step.rows === null ? '' : String(step.rows), formatBytes(step.bytes), step.lastError ?? ''],
+          ...step.attemptLog.map((attempt) => [
+            '',
+            `#${attempt.attempt}`,
+            attempt.outcome,
+            attempt.host,
+            attempt.pid === null ? '' : String(attempt.pid),
+            formatTime(attempt.startedAt),
+            formatTime(attempt.finishedAt),
+            attempt.rows === null ? '' : String(attempt.rows),
+            formatBytes(attempt.bytes),
+            attempt.error ?? '',
+          ]),
+        ]),
+        { maxWidths: [0, 0, 0, 0, 0, 0, 0, 0, 0, 70] },
+      ),
+    );
+    const logs = [...new Set(steps.flatMap((step) => step.attemptLog.map((attempt) => attempt.logPath)).filter(Boolean))];
+    if (logs.length > 0) lines.push(`log: ${logs.join(', ')}`);
+  }
   lines.push('', events.length === 0 ? 'no status events' : `status events (${events.length}):`);
   if (events.length > 0) {
     lines.push(
