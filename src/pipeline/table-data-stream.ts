@@ -1,0 +1,136 @@
+// One table's rows as a byte stream in the dump format, straight off a mysql2 connection, with
+// backpressure: when the consumer is full the connection stops reading its socket, so TCP holds the
+// rest on the server and memory stays flat whatever the table's size.
+import { Readable } from 'node:stream';
+import type { Connection, QueryError } from 'mysql2';
+import { RowEncoder } from './dump-format.js';
+
+export interface TableDataStats {
+  rows: number;
+  bytes: number;
+  /** `crc32-sum64`, 16 hex digits. */
+  checksum: string;
+}
+
+const defaultHighWaterMarkBytes = 1024 * 1024;
+
+export class TableDataStream extends Readable {
+  private readonly encoder: RowEncoder;
+  private started = false;
+  private sourcePaused = false;
+  private failed = false;
+  private draining = false;
+  private queryEnded = false;
+  private finished: TableDataStats | undefined;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly sql: string,
+    /** How errors name the table. */
+    readonly label: string,
+    highWaterMarkBytes = defaultHighWaterMarkBytes,
+  ) {
+    super({ highWaterMark: highWaterMarkBytes });
+    this.encoder = new RowEncoder((chunk) => {
+      // Not once the result has ended: nothing would resume the connection for the next query.
+      if (!this.draining && !this.push(chunk) && !this.queryEnded) this.pauseSource();
+    });
+  }
+
+  /** Rows encoded so far (progress). */
+  get rows(): number {
+    return this.encoder.rows;
+  }
+
+  /** Bytes emitted so far (progress). */
+  get bytes(): number {
+    return this.encoder.bytes;
+  }
+
+  /** Final counts and checksum; only once the stream has ended. */
+  stats(): TableDataStats {
+    if (this.finished === undefined) throw new Error(`table ${this.label}: its data has not been read to the end`);
+    return this.finished;
+  }
+
+  override _read(): void {
+    // The query starts on the first read, so a stream made but not yet consumed costs nothing.
+    if (!this.started) {
+      this.started = true;
+      this.start();
+    } else if (this.sourcePaused) {
+      this.sourcePaused = false;
+      this.conn.resume();
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // mysql2 cannot abandon a result set: let the rest arrive and drop it, so the connection stays usable.
+    if (this.started && this.finished === undefined && !this.failed) {
+      this.draining = true;
+      if (this.sourcePaused) {
+        this.sourcePaused = false;
+        this.conn.resume();
+      }
+    }
+    callback(error);
+  }
+
+  private pauseSource(): void {
+    if (this.sourcePaused) return;
+    this.sourcePaused = true;
+    this.conn.pause();
+  }
+
+  private start(): void {
+    // typeCast false: every value as the server's own bytes (a Buffer), nothing parsed into JS numbers
+    // or dates that could round or shift.
+    const query = this.conn.query({ sql: this.sql, typeCast: false, rowsAsArray: true });
+    query.on('result', (row: unknown) => {
+      if (!this.draining) this.encoder.encode(row as (Buffer | null)[]);
+    });
+    query.on('error', (error: QueryError) => {
+      this.failed = true;
+      if (!this.destroyed) this.destroy(new Error(`reading table ${this.label}: ${error.message}`, { cause: error }));
+    });
+    query.on('end', () => {
+      this.queryEnded = true;
+      if (this.failed || this.draining) return;
+      this.encoder.end();
+      this.finished = { rows: this.encoder.rows, bytes: this.encoder.bytes, checksum: this.encoder.checksum() };
+      this.push(null);
+    });
+  }
+}
+
+/** Reads a whole table stream, dropping the bytes, for its counts and checksum. */
+export async function measureTableData(stream: TableDataStream): Promise<TableDataStats> {
+  for await (const chunk of stream) void chunk;
+  return stream.stats();
+}
+
+/** A plain query on a callback-style mysql2 connection. */
+export function runQuery<T = unknown>(conn: Connection, sql: string, values?: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    conn.query(sql, values ?? [], (error: QueryError | null, result: unknown) => {
+      if (error) reject(error);
+      else resolve(result as T);
+    });
+  });
+}
+
+/** A query's rows as arrays of text; Buffers (the binary result charset) read as UTF-8. */
+export async function queryTextRows(conn: Connection, sql: string, values?: unknown[]): Promise<(string | null)[][]> {
+  const rows = await new Promise<unknown[][]>((resolve, reject) => {
+    conn.query({ sql, values: values ?? [], rowsAsArray: true, typeCast: false }, (error: QueryError | null, result: unknown) => {
+      if (error) reject(error);
+      else resolve(result as unknown[][]);
+    });
+  });
+  return rows.map((row) => row.map(textOf));
+}
+
+export function textOf(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}
