@@ -2,6 +2,7 @@
 // GANYMEDE_<PATH> (e.g. mysql.url → GANYMEDE_MYSQL_URL). Secrets are never literal values in the file:
 // a `*_file` key names a file holding them, or the environment carries them (GANYMEDE_MYSQL_PASSWORD).
 import { z } from 'zod';
+import { mappingsSchema } from '../warehouse/mappings.js';
 
 const hostPort = z
   .string()
@@ -104,6 +105,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: sftpUrl.optional(),
       key_file: path.optional(),
+    })
+    .prefault({}),
+  warehouse: z
+    .strictObject({
+      mappings: mappingsSchema,
     })
     .prefault({}),
   archive: z

@@ -1,8 +1,37 @@
-// `worker etl`: the temporary schema into the MongoDB warehouse.
-import { notAvailableYet } from '../../errors.js';
+// `worker etl`: the transaction's temporary schema into the MongoDB warehouse (see src/warehouse/README.md:
+// current state per GEO, a change log per cycle, only changed documents written).
+import { requireSettings } from '../../config/load.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
+import { scratchSchema } from '../../worker/paths.js';
+import { connectScratch } from '../../worker/scratch-db.js';
+import { openWarehouse } from '../../warehouse/client.js';
 
-export async function etlStep(_context: StepContext): Promise<StepOutcome> {
-  throw notAvailableYet('worker etl', 'the warehouse module being written now');
+export async function etlStep(context: StepContext): Promise<StepOutcome> {
+  requireSettings(context.loaded, ['mongodb.url'], '`worker etl`');
+  const { runEtl } = await import('../../warehouse/index.js');
+  const schema = scratchSchema(context.txn);
+  const warehouse = await openWarehouse(context.loaded);
+  const abort = () => void warehouse.close();
+  context.signal.addEventListener('abort', abort);
+  try {
+    const result = await runEtl({
+      mysql: () => connectScratch(context.loaded),
+      schema,
+      db: warehouse.db,
+      geo: context.txn.geo,
+      cycleStart: context.txn.cycleStart,
+      mappings: context.loaded.config.warehouse.mappings,
+      log: (line) => context.log.info(line),
+      // Between batches: a worker that lost its lease stops before writing more.
+      checkpoint: () => {
+        if (context.signal.aborted) throw new Error(`stopped: ${String(context.signal.reason)}`);
+      },
+    });
+    await context.event({ phase: 'etl', rows: result.read, message: `${result.documentsWritten} documents written in ${result.writeOps} write operations` });
+    return { rows: result.read };
+  } finally {
+    context.signal.removeEventListener('abort', abort);
+    await warehouse.close();
+  }
 }

@@ -1,0 +1,183 @@
+// Source rows → warehouse documents: converted fields, the `_id` rule, nested child arrays and the
+// content hash. Children are read per batch of parents with one `IN (…)` query on a second connection
+// (the first one is busy streaming the parents).
+import type { Connection } from 'mysql2';
+import { failedError } from '../errors.js';
+import { convertValue, keyText, type ColumnInfo, type NoteSink } from './convert.js';
+import { canonicalText, contentHash } from './hash.js';
+import type { CollectionPlan, NestMapping, SourceTable } from './mappings.js';
+import { queryRaw, quoteIdentifier, type RawRow, type RowBatch } from './source.js';
+
+export interface BuiltDocument {
+  _id: string;
+  /** Everything but `_id`, `geo` and `_meta`. */
+  fields: Record<string, unknown>;
+  hash: string;
+}
+
+/** Top-level names Ganymede writes itself; a column with one of them is stored as `<name>_`. */
+const reservedFields = new Set(['_id', 'geo', '_meta']);
+const rowHashIdChars = 22; // 132 bits of the sha256
+
+export interface DocumentBuilderOptions {
+  plan: CollectionPlan;
+  geo: string;
+  schema: string;
+  tables: Map<string, SourceTable>;
+  note: NoteSink;
+  /** The connection child queries run on, opened on first use. */
+  childConnection: () => Promise<Connection>;
+}
+
+interface Resolved {
+  names: string[];
+  keyIndexes: number[] | undefined;
+}
+
+export class DocumentBuilder {
+  /** How `_id` is made, for the log: `primary key (id)`, `row hash`, … */
+  keyRule = '';
+  private resolved: Resolved | undefined;
+  private readonly occurrences = new Map<string, number>();
+
+  constructor(private readonly options: DocumentBuilderOptions) {}
+
+  async build(batch: RowBatch): Promise<BuiltDocument[]> {
+    const { geo, plan, note } = this.options;
+    const resolved = (this.resolved ??= this.resolve(batch.columns));
+    const docs = batch.rows.map((row) => rowObject(row, batch.columns, resolved.names, '', note));
+    const ids = docs.map((fields, index) => {
+      if (resolved.keyIndexes) {
+        const row = batch.rows[index]!;
+        return `${geo}:${resolved.keyIndexes.map((i) => keyText(row[i]!, batch.columns[i]!)).join(':')}`;
+      }
+      // No key: the row's content (before nesting), and its occurrence so identical rows all survive.
+      const rowHash = contentHash(fields).slice(0, rowHashIdChars);
+      const occurrence = (this.occurrences.get(rowHash) ?? 0) + 1;
+      this.occurrences.set(rowHash, occurrence);
+      return `${geo}:${rowHash}:${occurrence}`;
+    });
+    await this.attach(plan.nest, { columns: batch.columns, rows: batch.rows, docs, names: resolved.names }, '');
+    return docs.map((fields, index) => ({ _id: ids[index]!, fields, hash: contentHash(fields) }));
+  }
+
+  private resolve(columns: ColumnInfo[]): Resolved {
+    const { plan, tables } = this.options;
+    const raw = columns.map((column) => column.name);
+    const duplicate = raw.find((name, index) => raw.indexOf(name) !== index);
+    if (duplicate !== undefined) throw failedError(`${plan.label}: column ${duplicate} appears twice in the result`, 'give one of them an alias in the mapping\'s SQL');
+    const names = raw.map((name) => (reservedFields.has(name) ? `${name}_` : name));
+    const clash = names.find((name, index) => names.indexOf(name) !== index);
+    if (clash !== undefined) throw failedError(`${plan.label}: column ${clash} clashes with a renamed reserved column (${clash.slice(0, -1)})`, 'map the table with SQL that aliases one of them');
+    const indexesOf = (key: string[], what: string) =>
+      key.map((name) => {
+        const index = raw.indexOf(name);
+        if (index < 0) throw failedError(`${plan.label}: ${what} column ${name} is not in the result`, 'check `key` in the warehouse mapping');
+        return index;
+      });
+    if (plan.key) {
+      this.keyRule = `mapping key (${plan.key.join(', ')})`;
+      return { names, keyIndexes: indexesOf(plan.key, 'key') };
+    }
+    if (plan.table?.key) {
+      this.keyRule = `${plan.table.keySource} (${plan.table.key.join(', ')})`;
+      return { names, keyIndexes: indexesOf(plan.table.key, 'key') };
+    }
+    // SQL over one table that selects that table's key: its key.
+    const origins = new Set(columns.map((column) => column.orgTable));
+    const [origin] = origins;
+    const table = origins.size === 1 && origin ? tables.get(origin) : undefined;
+    if (plan.sql && table?.key) {
+      const keyIndexes = table.key.map((name) => columns.findIndex((column) => column.orgName === name));
+      if (keyIndexes.every((index) => index >= 0)) {
+        this.keyRule = `${table.keySource} of ${table.name} (${keyIndexes.map((i) => raw[i]).join(', ')})`;
+        return { names, keyIndexes };
+      }
+    }
+    this.keyRule = 'row hash and occurrence (no key)';
+    return { names, keyIndexes: undefined };
+  }
+
+  private async attach(nests: NestMapping[], parents: Level, path: string): Promise<void> {
+    for (const nest of nests) {
+      const label = `${this.options.plan.label}: nested ${path}${nest.field}`;
+      if (parents.names.includes(nest.field)) throw failedError(`${label} has the name of a column`, 'choose another `field`');
+      const childColumns = Object.keys(nest.on);
+      const parentIndexes = Object.values(nest.on).map((name) => {
+        const index = parents.columns.findIndex((column) => column.name === name);
+        if (index < 0) throw failedError(`${label}: parent column ${name} (in \`on\`) is not in the parent's result`);
+        return index;
+      });
+      const parentKey = (row: RawRow) =>
+        parentIndexes.some((i) => row[i] === null) ? undefined : parentIndexes.map((i) => keyText(row[i]!, parents.columns[i]!)).join(':');
+      const tuples = new Map<string, string[]>();
+      for (const row of parents.rows) {
+        const key = parentKey(row);
+        if (key !== undefined && !tuples.has(key)) tuples.set(key, parentIndexes.map((i) => literal(row[i]!, parents.columns[i]!)));
+      }
+      const groups = tuples.size > 0 ? await this.readChildren(nest, childColumns, [...tuples.values()], label, `${path}${nest.field}.`) : new Map();
+      parents.rows.forEach((row, index) => {
+        const key = parentKey(row);
+        parents.docs[index]![nest.field] = (key === undefined ? undefined : groups.get(key)) ?? [];
+      });
+    }
+  }
+
+  private async readChildren(nest: NestMapping, childColumns: string[], tuples: string[][], label: string, path: string) {
+    const { schema, tables } = this.options;
+    const table = nest.table === undefined ? undefined : tables.get(nest.table);
+    if (nest.table !== undefined && !table) throw failedError(`${label}: table ${nest.table} is not in this schema`);
+    const from = table ? `${quoteIdentifier(schema)}.${quoteIdentifier(table.name)}` : `(${nest.sql!}) AS \`_ganymede_child\``;
+    const match = childColumns.length === 1
+      ? `${quoteIdentifier(childColumns[0]!)} IN (${tuples.map((tuple) => tuple[0]).join(', ')})`
+      : `(${childColumns.map(quoteIdentifier).join(', ')}) IN (${tuples.map((tuple) => `(${tuple.join(', ')})`).join(', ')})`;
+    const order = nest.order_by ?? table?.key;
+    const sql = `SELECT * FROM ${from} WHERE ${match}${order ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : ''}`;
+    const result = await queryRaw(await this.options.childConnection(), sql);
+    const names = result.columns.map((column) => column.name);
+    const childIndexes = childColumns.map((name) => {
+      const index = names.indexOf(name);
+      if (index < 0) throw failedError(`${label}: child column ${name} (in \`on\`) is not in the child's result`);
+      return index;
+    });
+    const docs = result.rows.map((row) => rowObject(row, result.columns, names, path, this.options.note));
+    await this.attach(nest.nest ?? [], { ...result, docs, names }, path);
+    // Without an order the server's is arbitrary: order by content so the array (and its hash) is stable.
+    const entries = result.rows.map((row, index) => ({ row, doc: docs[index]! }));
+    if (!order) entries.sort((a, b) => compareText(canonicalText(a.doc), canonicalText(b.doc)));
+    const groups = new Map<string, Record<string, unknown>[]>();
+    for (const { row, doc } of entries) {
+      if (childIndexes.some((i) => row[i] === null)) continue;
+      const key = childIndexes.map((i) => keyText(row[i]!, result.columns[i]!)).join(':');
+      const group = groups.get(key);
+      if (group) group.push(doc);
+      else groups.set(key, [doc]);
+    }
+    return groups;
+  }
+}
+
+interface Level {
+  columns: ColumnInfo[];
+  rows: RawRow[];
+  docs: Record<string, unknown>[];
+  names: string[];
+}
+
+function rowObject(row: RawRow, columns: ColumnInfo[], names: string[], path: string, note: NoteSink): Record<string, unknown> {
+  const doc: Record<string, unknown> = {};
+  columns.forEach((column, index) => {
+    doc[names[index]!] = convertValue(row[index]!, column, (name, what) => note(`${path}${name}`, what));
+  });
+  return doc;
+}
+
+/** A parent's value as an SQL literal: hex, so no escaping rule or sql_mode can alter it. */
+function literal(raw: Buffer, column: ColumnInfo): string {
+  const hex = raw.toString('hex');
+  return column.kind === 'binary' || column.kind === 'bit' || column.kind === 'geometry' ? `X'${hex}'` : `_utf8mb4 X'${hex}'`;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
