@@ -151,14 +151,29 @@ ${renderExitCodeTable()}
     ['feed', 'build the data feed of a cycle from the warehouse'],
     ['send', "send a cycle's feed to Glassbeam over SFTP"],
   ] as const) {
-    later(
-      helpFor(worker.command(step).description(description).addOption(cycleFlag().makeOptionMandatory()), {
-        when: 'launched by `jupiter tick` once every GEO of the hour is in the warehouse.',
+    helpFor(
+      worker
+        .command(step)
+        .description(description)
+        .addOption(cycleFlag().makeOptionMandatory())
+        .addOption(new Option('--lease <token>', 'the lease the tick claimed for this worker').hideHelp())
+        .option('--force', step === 'send' ? 'send again a cycle that was already sent' : 'build the feed of a fed cycle again'),
+      {
+        what: step === 'feed' ? 'Per collection a gzip file (NDJSON or CSV, full state or the changes, by config) and manifest.json; the same warehouse gives the same bytes.' : 'Each file under a .part name, renamed once complete and its size checked; the manifest last. A sent cycle is not sent again unless --force.',
+        when: 'launched by `jupiter tick` once every GEO of the hour is in the warehouse; by hand to replay.',
         examples: [`ganymede worker ${step} --cycle 2026-11-24T20`],
-      }),
-      `worker ${step}`,
-      'feed and send (issue #6)',
-    );
+      },
+    ).action(async (options: { cycle: string; lease?: string; force?: boolean }, command: Command) => {
+      const config = await loaded(command);
+      const { runCycleStep } = await import('./worker/runtime.js');
+      const work = step === 'feed' ? (await import('./commands/worker/feed.js')).feedStep : (await import('./commands/worker/send.js')).sendStep;
+      if (options.force && !options.lease) {
+        const [{ withStateDb }, { resetCycleStep }, { parseCycle }] = await Promise.all([import('./commands/context.js'), import('./state/cycles.js'), import('./cycle.js')]);
+        const cycleStart = parseCycle(options.cycle);
+        if (cycleStart) await withStateDb(config, (db) => resetCycleStep(db, cycleStart, step));
+      }
+      await withStopSignal((signal) => runCycleStep({ loaded: config, step, cycle: options.cycle, leaseToken: options.lease, force: options.force, signal }, work));
+    });
   }
 
   // archive

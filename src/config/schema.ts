@@ -107,6 +107,15 @@ export const configSchema = z.strictObject({
       key_file: path.optional(),
     })
     .prefault({}),
+  feed: z
+    .strictObject({
+      format: z.enum(['ndjson', 'csv']).default('ndjson'),
+      mode: z.enum(['full', 'changes']).default('full'),
+      /** After centre.cycle_deadline_minutes: feed without the late GEOs (true) or keep waiting (false). */
+      partial_after_deadline: z.boolean().default(false),
+      dir: path.optional(),
+    })
+    .prefault({}),
   warehouse: z
     .strictObject({
       mappings: mappingsSchema,

@@ -50,3 +50,89 @@ export async function listCycles(db: Db, options: { limit?: number; cycleStart?:
 export async function getCycle(db: Db, cycleStart: Date): Promise<Cycle | undefined> {
   return (await listCycles(db, { cycleStart, limit: 1 }))[0];
 }
+
+export interface CycleAdvance {
+  cycle: string;
+  state: 'ready';
+  missingGeos: string[];
+}
+
+/**
+ * Moves collecting cycles on: ready (and its feed step due) once every enabled GEO's transaction is in
+ * the warehouse; past the deadline, ready without the late GEOs when partial feeds are allowed. Late
+ * cycles otherwise stay collecting; `late` is how status shows them.
+ */
+export async function advanceCycles(db: Db, options: { deadlineMinutes: number; partialAfterDeadline: boolean }): Promise<CycleAdvance[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT c.cycle_start,
+            (SELECT GROUP_CONCAT(g.name ORDER BY g.name) FROM geos g WHERE g.enabled = 1 AND NOT EXISTS
+               (SELECT 1 FROM transactions t WHERE t.geo_id = g.id AND t.cycle_start = c.cycle_start AND t.warehoused_at IS NOT NULL)) AS missing,
+            c.cycle_start + INTERVAL ? MINUTE < UTC_TIMESTAMP() AS past_deadline
+     FROM cycles c WHERE c.state = 'collecting' ORDER BY c.cycle_start`,
+    [options.deadlineMinutes],
+  );
+  const advanced: CycleAdvance[] = [];
+  for (const row of rows) {
+    const missing = row.missing ? String(row.missing).split(',') : [];
+    if (missing.length > 0 && !(Number(row.past_deadline) === 1 && options.partialAfterDeadline)) continue;
+    if (await markCycleReady(db, row.cycle_start, missing)) advanced.push({ cycle: formatCycle(row.cycle_start), state: 'ready', missingGeos: missing });
+  }
+  return advanced;
+}
+
+/** Ready to feed (also by an operator's `cycle feed --allow-missing`): the feed step becomes due. */
+export async function markCycleReady(db: Db, cycleStart: Date, missingGeos: string[]): Promise<boolean> {
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `UPDATE cycles SET state = 'ready', missing_geos = ?, ready_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+     WHERE cycle_start = ? AND state IN ('collecting', 'failed')`,
+    [missingGeos.length ? missingGeos.join(',') : null, cycleStart],
+  );
+  if (result.affectedRows !== 1) return false;
+  await db.query(
+    `INSERT INTO steps (step_key, txn_id, cycle_start, name, state, next_run_at, created_at, updated_at)
+     VALUES (?, NULL, ?, 'feed', 'pending', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))
+     ON DUPLICATE KEY UPDATE state = 'pending', attempts = 0, next_run_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)`,
+    [`cycle:${formatCycle(cycleStart)}:feed`, cycleStart],
+  );
+  return true;
+}
+
+/** The GEOs whose warehoused transactions a cycle's feed covers. */
+export async function geosInCycle(db: Db, cycleStart: Date): Promise<string[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT g.name FROM transactions t JOIN geos g ON g.id = t.geo_id WHERE t.cycle_start = ? AND t.warehoused_at IS NOT NULL ORDER BY g.name`,
+    [cycleStart],
+  );
+  return rows.map((row) => String(row.name));
+}
+
+export interface FeedFileRecord {
+  name: string;
+  size: number;
+  sha256: string;
+  remotePath: string;
+  sentAt: Date;
+}
+
+export async function listFeedFiles(db: Db, cycleStart: Date): Promise<FeedFileRecord[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM feed_files WHERE cycle_start = ? ORDER BY name', [cycleStart]);
+  return rows.map((row) => ({ name: row.name, size: Number(row.size), sha256: row.sha256, remotePath: row.remote_path, sentAt: row.sent_at }));
+}
+
+export async function recordFeedFile(db: Db, cycleStart: Date, file: Omit<FeedFileRecord, 'sentAt'>): Promise<void> {
+  await db.query(
+    `INSERT INTO feed_files (cycle_start, name, size, sha256, remote_path, sent_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))
+     ON DUPLICATE KEY UPDATE size = VALUES(size), sha256 = VALUES(sha256), remote_path = VALUES(remote_path), sent_at = VALUES(sent_at)`,
+    [cycleStart, file.name, file.size, file.sha256, file.remotePath],
+  );
+}
+
+/** An operator forces a fed or sent cycle again: its feed or send step is due once more. */
+export async function resetCycleStep(db: Db, cycleStart: Date, name: 'feed' | 'send'): Promise<boolean> {
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `UPDATE steps SET state = 'pending', attempts = 0, next_run_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+     WHERE txn_id IS NULL AND cycle_start = ? AND name = ? AND state IN ('done', 'failed')`,
+    [cycleStart, name],
+  );
+  return result.affectedRows > 0;
+}

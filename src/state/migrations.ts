@@ -162,4 +162,20 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 2,
+    name: 'feed files sent to Glassbeam',
+    statements: [
+      table(
+        'feed_files',
+        `  cycle_start DATETIME NOT NULL,
+  name VARCHAR(191) NOT NULL,
+  size BIGINT UNSIGNED NOT NULL,
+  sha256 CHAR(64) CHARACTER SET ascii NOT NULL,
+  remote_path VARCHAR(512) NOT NULL,
+  sent_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (cycle_start, name)`,
+      ),
+    ],
+  },
 ];

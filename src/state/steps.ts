@@ -110,6 +110,15 @@ export async function findTxnStep(db: Db, txnId: number, name: StepName): Promis
   return rows[0] ? toStep(rows[0]) : undefined;
 }
 
+export function cycleStepKey(cycleStart: Date, step: 'feed' | 'send'): string {
+  return `cycle:${cycleStart.toISOString().slice(0, 13)}:${step}`;
+}
+
+export async function findCycleStep(db: Db, cycleStart: Date, name: StepName): Promise<Step | undefined> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM steps WHERE txn_id IS NULL AND cycle_start = ? AND name = ? ORDER BY id DESC LIMIT 1', [cycleStart, name]);
+  return rows[0] ? toStep(rows[0]) : undefined;
+}
+
 export async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
   const connection = await db.getConnection();
   try {
@@ -122,6 +131,21 @@ export async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConn
     throw error;
   } finally {
     connection.release();
+  }
+}
+
+/** The transaction is processing at this step; a cycle is feeding or sending. */
+async function markSubjectRunning(connection: mysql.PoolConnection, step: Step): Promise<void> {
+  if (step.txnId !== null) {
+    await connection.query(
+      `UPDATE transactions SET state = 'processing', step = ?, error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state IN ('delivered', 'processing', 'failed')`,
+      [step.name, step.txnId],
+    );
+  } else {
+    await connection.query(`UPDATE cycles SET state = ?, error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE cycle_start = ?`, [
+      step.name === 'feed' ? 'feeding' : 'sending',
+      step.cycleStart,
+    ]);
   }
 }
 
@@ -184,12 +208,7 @@ export async function claimDueSteps(db: Db, database: string, limits: ClaimLimit
           );
           if (claimed.affectedRows !== 1) continue;
           await insertAttempt(connection, step.id, limits.host, leaseToken);
-          if (step.txnId !== null) {
-            await connection.query(
-              `UPDATE transactions SET state = 'processing', step = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ? AND state IN ('delivered', 'processing')`,
-              [step.name, step.txnId],
-            );
-          }
+          await markSubjectRunning(connection, step);
         }
         claims.push({ stepId: step.id, name: step.name, txnId: step.txnId, cycleStart: step.cycleStart, attempt: step.attempts + 1, leaseToken });
         runningByStep.set(step.name, (runningByStep.get(step.name) ?? 0) + 1);
@@ -221,9 +240,7 @@ export async function claimStepByHand(db: Db, stepId: number, host: string, leas
       [host, leaseToken, leaseMs * 1000, step.id],
     );
     await insertAttempt(connection, step.id, host, leaseToken);
-    if (step.txnId !== null) {
-      await connection.query(`UPDATE transactions SET state = 'processing', step = ?, error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE id = ?`, [step.name, step.txnId]);
-    }
+    await markSubjectRunning(connection, step);
     return { stepId: step.id, name: step.name, txnId: step.txnId, cycleStart: step.cycleStart, attempt: step.attempts + 1, leaseToken };
   });
 }
@@ -269,7 +286,21 @@ export async function finishStep(db: Db, stepId: number, leaseToken: string, out
       [outcome.rows ?? null, outcome.bytes ?? null, stepId, leaseToken],
     );
     const step = (await getStep(connection, stepId))!;
-    if (step.txnId === null) return true;
+    if (step.txnId === null) {
+      if (step.name === 'feed') {
+        await connection.query(
+          `INSERT INTO steps (step_key, txn_id, cycle_start, name, state, next_run_at, created_at, updated_at)
+           VALUES (?, NULL, ?, 'send', 'pending', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))
+           ON DUPLICATE KEY UPDATE state = 'pending', attempts = 0, next_run_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)`,
+          [cycleStepKey(step.cycleStart, 'send'), step.cycleStart],
+        );
+      }
+      await connection.query(
+        `UPDATE cycles SET state = ?, ${step.name === 'feed' ? 'fed_at' : 'sent_at'} = UTC_TIMESTAMP(3), error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE cycle_start = ?`,
+        [step.name === 'feed' ? 'fed' : 'sent', step.cycleStart],
+      );
+      return true;
+    }
     const [txnRows] = await connection.query<mysql.RowDataPacket[]>('SELECT delivery FROM transactions WHERE id = ? FOR UPDATE', [step.txnId]);
     const following = nextStep[step.name as TxnStepName];
     if (following) {
@@ -320,6 +351,12 @@ async function settleFailure(
      WHERE id = ?`,
     [final ? 'failed' : 'pending', error, final ? 0 : retryDelayMs(step.attempts, settings.retryBaseMs) * 1000, step.id],
   );
+  if (step.txnId === null && final) {
+    await connection.query(`UPDATE cycles SET state = 'failed', error = ?, updated_at = UTC_TIMESTAMP(3) WHERE cycle_start = ?`, [
+      `${step.name} failed ${step.attempts} time${step.attempts === 1 ? '' : 's'}; last: ${error}`,
+      step.cycleStart,
+    ]);
+  }
   if (step.txnId !== null && final) {
     const reason = refused ? error : `${step.name} failed ${step.attempts} time${step.attempts === 1 ? '' : 's'}; last: ${error}`;
     await connection.query(

@@ -10,6 +10,7 @@ import { formatCycle } from '../../cycle.js';
 import { createLogger } from '../../log.js';
 import { ganymedeBin } from '../../self.js';
 import { stateDbTarget, type Db } from '../../state/db.js';
+import { advanceCycles } from '../../state/cycles.js';
 import { claimDueSteps, expireLeases, recordLaunch, type Claim, type ExpiredLease } from '../../state/steps.js';
 
 export interface Launched {
@@ -65,6 +66,10 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
   // step 1: workers that stopped renewing their lease are failed attempts, retried later
   const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, settings);
   for (const { step, outcome, reason } of expired) log.warn(`${reason}: ${outcome === 'retry' ? 'will retry' : `step ${outcome}`}`, { txn: step.txnId ?? undefined, step: step.name });
+
+  // cycles whose GEOs are all in the warehouse (or late, when partial feeds are allowed) get their feed step
+  const ready = options.dryRun ? [] : await advanceCycles(options.db, { deadlineMinutes: centre.cycle_deadline_minutes, partialAfterDeadline: options.loaded.config.feed.partial_after_deadline });
+  for (const cycle of ready) log.info(`cycle ${cycle.cycle} is ready to feed${cycle.missingGeos.length ? ` without the late GEOs ${cycle.missingGeos.join(', ')}` : ''}`);
 
   // step 2: claim what is due
   const claims = await claimDueSteps(options.db, stateDbTarget(options.loaded).database, {

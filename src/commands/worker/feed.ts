@@ -1,0 +1,41 @@
+// `worker feed --cycle C`: the cycle's data feed from the warehouse into <feed dir>/<cycle>/.
+import { join } from 'node:path';
+import { requireSettings } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { geosInCycle, getCycle } from '../../state/cycles.js';
+import type { StepOutcome } from '../../state/steps.js';
+import type { CycleStepContext } from '../../worker/runtime.js';
+import { openWarehouse } from '../../warehouse/client.js';
+
+export function feedDir(config: Config, cycle: string): string {
+  return join(config.feed.dir ?? join(config.site.data_dir, 'feed'), cycle);
+}
+
+export async function feedStep(context: CycleStepContext): Promise<StepOutcome> {
+  requireSettings(context.loaded, ['mongodb.url'], '`worker feed`');
+  const { config } = context.loaded;
+  const cycle = await getCycle(context.db, context.cycleStart);
+  const geos = await geosInCycle(context.db, context.cycleStart);
+  const { buildFeed } = await import('../../feed/build.js');
+  const warehouse = await openWarehouse(context.loaded);
+  try {
+    const dir = feedDir(config, context.cycle);
+    const manifest = await buildFeed({
+      db: warehouse.db,
+      cycleStart: context.cycleStart,
+      geos,
+      missingGeos: cycle?.missingGeos ?? [],
+      encoding: config.feed.format,
+      mode: config.feed.mode,
+      dir,
+      signal: context.signal,
+    });
+    const rows = manifest.files.reduce((sum, file) => sum + file.rows, 0);
+    const bytes = manifest.files.reduce((sum, file) => sum + file.bytes, 0);
+    context.log.info(`feed of ${manifest.files.length} files (${manifest.mode}, ${manifest.encoding}) for GEOs ${geos.join(', ') || 'none'} in ${dir}${manifest.missingGeos.length ? `; missing ${manifest.missingGeos.join(', ')}` : ''}`);
+    await context.event({ phase: 'feed', rows, bytes, message: `${manifest.files.length} files in ${dir}` });
+    return { rows, bytes };
+  } finally {
+    await warehouse.close();
+  }
+}

@@ -1,0 +1,38 @@
+// Warehouse documents as feed lines: plain JSON values (Decimal128 as its exact string, dates in ISO
+// UTC, binary as base64), keys sorted, so the same content always gives the same bytes.
+import { Binary, Decimal128, Long, ObjectId, type Document } from 'mongodb';
+
+export function plain(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (value instanceof Decimal128) return value.toString();
+  if (value instanceof Long) return value.toString();
+  if (value instanceof Binary) return Buffer.from(value.buffer).toString('base64');
+  if (value instanceof ObjectId) return value.toHexString();
+  if (Array.isArray(value)) return value.map(plain);
+  if (typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .map((key) => [key, plain((value as Record<string, unknown>)[key])]),
+    );
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+/** A state document without Ganymede's bookkeeping. */
+export function feedRecord(doc: Document): Record<string, unknown> {
+  const { _meta: _ignored, ...rest } = doc;
+  return plain(rest) as Record<string, unknown>;
+}
+
+const csvCell = (value: unknown): string => {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+export function csvLine(columns: string[], record: Record<string, unknown>): string {
+  return `${columns.map((column) => csvCell(record[column])).join(',')}\n`;
+}
