@@ -216,6 +216,7 @@ ${renderExitCodeTable()}
     });
 
   addGeoCommands(program);
+  addCycleCommands(program);
   addKeyCommands(program);
   addTxnCommands(program);
 
@@ -384,6 +385,33 @@ function reportToken(
   }
   say('its API token follows; it is shown only this once:');
   printResult(options.json ? { geo: result.geo, token: result.token } : result.token, options.json, String);
+}
+
+function addCycleCommands(program: Command): void {
+  const cycle = program.command('cycle').description('the hours: which GEOs are in, the feed and its delivery');
+  helpFor(cycle.command('list').description('the latest cycles with their state').option('--limit <n>', 'how many (default 48)', (value) => positiveNumber(value, '--limit')).addOption(jsonFlag()), {
+    when: 'by hand, or from scripts with --json.',
+    examples: ['ganymede cycle list', 'ganymede cycle list --limit 24 --json'],
+  }).action(async (options: { limit?: number; json?: boolean }, command: Command) => {
+    const { runCycleList, describeCycleList } = await import('./commands/cycle/index.js');
+    printResult(await runCycleList({ loaded: await loaded(command), limit: options.limit }), options.json, describeCycleList);
+  });
+  helpFor(cycle.command('show').description('one cycle: its transactions, who it waits for, what was sent').argument('<hour>', 'YYYY-MM-DDTHH').addOption(jsonFlag()), {
+    when: 'by hand, when an hour is late or its feed did not arrive.',
+    examples: ['ganymede cycle show 2026-11-24T20'],
+  }).action(async (hour: string, options: { json?: boolean }, command: Command) => {
+    const { runCycleShow, describeCycleShow } = await import('./commands/cycle/index.js');
+    printResult(await runCycleShow({ loaded: await loaded(command), cycle: hour }), options.json, describeCycleShow);
+  });
+  helpFor(cycle.command('feed').description('feed a cycle now, even with GEOs missing').argument('<hour>', 'YYYY-MM-DDTHH').option('--allow-missing', 'go ahead without the GEOs not in the warehouse yet'), {
+    what: 'The missing GEOs are listed in the feed manifest; when they arrive later they are in the next feed\'s changes.',
+    when: 'by hand, when a GEO is late and Glassbeam should not wait.',
+    examples: ['ganymede cycle feed 2026-11-24T20 --allow-missing'],
+  }).action(async (hour: string, options: { allowMissing?: boolean }, command: Command) => {
+    const { runCycleFeed } = await import('./commands/cycle/index.js');
+    const result = await runCycleFeed({ loaded: await loaded(command), cycle: hour, allowMissing: options.allowMissing ?? false });
+    say(`cycle ${result.cycle} will be fed by the next tick${result.missingGeos.length ? `, without ${result.missingGeos.join(', ')}` : ''}`);
+  });
 }
 
 function addKeyCommands(program: Command): void {

@@ -1,0 +1,83 @@
+// `cycle list`, `cycle show C`, `cycle feed C --allow-missing`: the hours, their GEOs and their feed.
+import type { LoadedConfig } from '../../config/load.js';
+import { formatCycle, parseCycle } from '../../cycle.js';
+import { nothingToDo, usageError } from '../../errors.js';
+import { formatTime, renderTable } from '../../render/table.js';
+import { geosInCycle, getCycle, listCycles, listFeedFiles, markCycleReady, type Cycle, type FeedFileRecord } from '../../state/cycles.js';
+import { listGeos } from '../../state/geos.js';
+import { listTransactions, type Transaction } from '../../state/transactions.js';
+import { withStateDb } from '../context.js';
+
+function cycleArgument(text: string): Date {
+  const cycle = parseCycle(text);
+  if (!cycle) throw usageError(`${text}: not a UTC hour`, 'write it as YYYY-MM-DDTHH, e.g. 2026-11-24T20');
+  return cycle;
+}
+
+export async function runCycleList({ loaded, limit }: { loaded: LoadedConfig; limit?: number | undefined }): Promise<Cycle[]> {
+  return withStateDb(loaded, (db) => listCycles(db, { limit: limit ?? 48 }));
+}
+
+export function describeCycleList(cycles: Cycle[]): string {
+  if (cycles.length === 0) return 'no cycles yet: a cycle starts when the first GEO opens its hour';
+  return renderTable(
+    ['CYCLE', 'STATE', 'TRANSACTIONS', 'MISSING', 'READY', 'FED', 'SENT'],
+    cycles.map((cycle) => [
+      cycle.cycle,
+      cycle.state,
+      Object.entries(cycle.transactions).map(([state, n]) => `${n} ${state}`).join(', ') || '-',
+      cycle.missingGeos.join(',') || '-',
+      formatTime(cycle.readyAt),
+      formatTime(cycle.fedAt),
+      formatTime(cycle.sentAt),
+    ]),
+  );
+}
+
+export interface CycleShowResult {
+  cycle: Cycle;
+  transactions: Transaction[];
+  waitingFor: string[];
+  feedFiles: FeedFileRecord[];
+}
+
+export async function runCycleShow({ loaded, cycle }: { loaded: LoadedConfig; cycle: string }): Promise<CycleShowResult> {
+  const cycleStart = cycleArgument(cycle);
+  return withStateDb(loaded, async (db) => {
+    const found = await getCycle(db, cycleStart);
+    if (!found) throw usageError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
+    const transactions = await listTransactions(db, { from: cycleStart, to: cycleStart, limit: 10_000 });
+    const inWarehouse = new Set(await geosInCycle(db, cycleStart));
+    const waitingFor = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
+    return { cycle: found, transactions, waitingFor, feedFiles: await listFeedFiles(db, cycleStart) };
+  });
+}
+
+export function describeCycleShow(result: CycleShowResult): string {
+  const { cycle } = result;
+  const lines = [`cycle ${cycle.cycle}: ${cycle.state}${cycle.error ? ` — ${cycle.error}` : ''}`];
+  if (result.waitingFor.length > 0 && cycle.state === 'collecting') lines.push(`waiting for: ${result.waitingFor.join(', ')}`);
+  if (cycle.missingGeos.length > 0) lines.push(`fed without: ${cycle.missingGeos.join(', ')}`);
+  lines.push('', renderTable(['GEO', 'TXN', 'STATE', 'STEP', 'DELIVERED', 'WAREHOUSED'], result.transactions.map((txn) => [
+    txn.geo, String(txn.id), txn.state, txn.step ?? '-', formatTime(txn.deliveredAt), formatTime(txn.warehousedAt),
+  ])));
+  if (result.feedFiles.length > 0) {
+    lines.push('', 'sent to Glassbeam:', renderTable(['FILE', 'BYTES', 'SHA256', 'SENT'], result.feedFiles.map((file) => [file.remotePath, String(file.size), file.sha256.slice(0, 16), formatTime(file.sentAt)])));
+  }
+  return lines.join('\n');
+}
+
+/** Operator: feed a cycle now, without the GEOs that are not in the warehouse yet. */
+export async function runCycleFeed({ loaded, cycle, allowMissing }: { loaded: LoadedConfig; cycle: string; allowMissing: boolean }) {
+  const cycleStart = cycleArgument(cycle);
+  return withStateDb(loaded, async (db) => {
+    const found = await getCycle(db, cycleStart);
+    if (!found) throw usageError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
+    if (!['collecting', 'failed'].includes(found.state)) throw nothingToDo(`cycle ${found.cycle} is ${found.state}; use \`worker feed --cycle ${found.cycle} --force\` to build its feed again`);
+    const inWarehouse = new Set(await geosInCycle(db, cycleStart));
+    const missing = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
+    if (missing.length > 0 && !allowMissing) throw usageError(`cycle ${found.cycle} still waits for ${missing.join(', ')}`, 'add --allow-missing to feed it without them');
+    await markCycleReady(db, cycleStart, missing);
+    return { cycle: found.cycle, missingGeos: missing };
+  });
+}
