@@ -220,14 +220,21 @@ ${renderExitCodeTable()}
   addKeyCommands(program);
   addTxnCommands(program);
 
-  later(
-    helpFor(program.command('status').description('a GEO × hour matrix of the last hours, what runs and what failed'), {
+  helpFor(
+    program
+      .command('status')
+      .description('a GEO × hour matrix of the last hours, what runs and what failed')
+      .option('--hours <n>', 'how many hours (default 24)', (value) => positiveNumber(value, '--hours'))
+      .addOption(jsonFlag()),
+    {
+      what: 'Each cell is one GEO\'s hour: # done, d/l/e/c running (its step), ! late, x failed, . missing, - not due yet.\nBelow: what runs now, what failed (reason, attempts, next retry, log), and the last feed and send.',
       when: 'by hand, or from monitoring with --json.',
-      examples: ['ganymede status', 'ganymede status --json'],
-    }).addOption(jsonFlag()),
-    'status',
-    'the operations issue (issue #7)',
-  );
+      examples: ['ganymede status', 'ganymede status --hours 6 --json'],
+    },
+  ).action(async (options: { hours?: number; json?: boolean }, command: Command) => {
+    const { runStatus, describeStatus } = await import('./commands/status.js');
+    printResult(await runStatus({ loaded: await loaded(command), hours: options.hours }), options.json, describeStatus);
+  });
 
   const config = program.command('config').description('the configuration of this host');
   helpFor(config.command('check').description('connect to every configured server and report each one').addOption(jsonFlag()), {
