@@ -2,7 +2,7 @@
 // so `jupiter tick` never loads the MongoDB driver and starts fast from cron.
 import { Command, Option } from 'commander';
 import { renderExitCodeTable } from './exit-codes.js';
-import { configError, notAvailableYet, GanymedeError } from './errors.js';
+import { configError, GanymedeError } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import type { GlobalOptions } from './commands/context.js';
 import { printResult, say } from './output.js';
@@ -25,11 +25,6 @@ async function loaded(command: Command, overrides: Record<string, unknown> = {})
   return loadForCommand(globals(command), overrides);
 }
 
-function later(command: Command, name: string, arrivesWith: string): Command {
-  return command.action(() => {
-    throw notAvailableYet(name, arrivesWith);
-  });
-}
 
 const cycleFlag = () => new Option('--cycle <hour>', 'the UTC hour, YYYY-MM-DDTHH (e.g. 2026-11-24T20)');
 const jsonFlag = () => new Option('--json', 'print the result as JSON on stdout, for scripts');
@@ -177,14 +172,57 @@ ${renderExitCodeTable()}
   }
 
   // archive
-  later(
-    helpFor(program.command('archive').description('back up the Ganymede schema and every agent dump to the archive store'), {
-      when: 'cron, hourly, on one central host; a run that finds nothing new does nothing.',
-      examples: ['ganymede archive'],
-    }),
-    'archive',
-    'the archive (issue #6)',
-  );
+  const archive = helpFor(program.command('archive').description('back up the Ganymede schema and every agent dump to the archive store; list, restore, verify'), {
+    what: 'Without a subcommand it runs `archive run`.',
+    when: 'cron, hourly, on one central host (archive run); by hand for the rest.',
+    examples: ['ganymede archive', 'ganymede archive list --geo emea', 'ganymede archive verify'],
+  });
+  helpFor(archive.command('run', { isDefault: true }).description('archive what is new: the Ganymede schema (if changed) and every agent file not archived yet').addOption(jsonFlag()), {
+    what: 'The schema dump is consistent, compressed, signed and encrypted to the centre\'s key. Each object is recorded with size and sha256;\na file is uploaded once; a run that finds nothing new does nothing and prints nothing.',
+    when: 'cron, hourly, on one central host. A second run while one is going exits 11.',
+    examples: ['ganymede archive run'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runArchive, describeArchive } = await import('./commands/archive/run.js');
+    const config = await loaded(command);
+    const result = await withStopSignal((signal) => runArchive({ loaded: config, signal }));
+    printResult(result, options.json, describeArchive);
+  });
+  helpFor(archive.command('list').description('what is in the archive').option('--cycle <hour>', 'agent dumps of this hour').option('--geo <name>', 'agent dumps of this GEO').addOption(jsonFlag()), {
+    when: 'by hand, before a restore.',
+    examples: ['ganymede archive list', 'ganymede archive list --geo emea --cycle 2026-11-24T20'],
+  }).action(async (options: { cycle?: string; geo?: string; json?: boolean }, command: Command) => {
+    const { runArchiveList, describeArchiveList } = await import('./commands/archive/manage.js');
+    printResult(await runArchiveList({ loaded: await loaded(command), ...options }), options.json, describeArchiveList);
+  });
+  helpFor(
+    archive
+      .command('restore')
+      .description('restore the Ganymede schema of a point in time, or a GEO\'s dump of an hour, into a named schema')
+      .requiredOption('--into <schema>', 'the schema to create')
+      .option('--geo <name>', 'a GEO (with --cycle): its dump of that hour')
+      .option('--cycle <hour>', 'the hour of the GEO dump')
+      .option('--at <time>', 'the Ganymede schema as archived at or before this time (default: the newest)')
+      .option('--replace', 'drop the schema first if it exists')
+      .addOption(jsonFlag()),
+    {
+      what: 'The object is checked against its recorded sha256, decrypted with the centre key, its signer verified (the GEO, or the centre),\nloaded, and every table verified against the dump\'s manifest.',
+      when: 'by hand, after losing data or to inspect an old hour.',
+      examples: ['ganymede archive restore --into ganymede_restored', 'ganymede archive restore --geo emea --cycle 2026-11-24T20 --into emea_2026112420'],
+    },
+  ).action(async (options: { into: string; geo?: string; cycle?: string; at?: string; replace?: boolean; json?: boolean }, command: Command) => {
+    const { runArchiveRestore } = await import('./commands/archive/manage.js');
+    const result = await runArchiveRestore({ loaded: await loaded(command), ...options });
+    printResult(result, options.json, (r) => `restored ${r.objectKey} into ${r.schema}: ${r.tables} tables, ${r.rows} rows, verified; signed by ${r.signer}`);
+  });
+  helpFor(archive.command('verify').description('restore drill: restore a sample into scratch schemas, verify checksums, drop them, report').addOption(jsonFlag()), {
+    when: 'cron, daily, or by hand; exit 0 only when every sample restored and verified.',
+    examples: ['ganymede archive verify'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runArchiveVerify, describeArchiveVerify } = await import('./commands/archive/manage.js');
+    const result = await runArchiveVerify({ loaded: await loaded(command) });
+    printResult(result, options.json, describeArchiveVerify);
+    if (!result.ok) throw new GanymedeError(ExitCode.refused, `archive verify: ${result.checked.filter((item) => !item.ok).length} of ${result.checked.length} samples failed`);
+  });
 
   // api
   helpFor(

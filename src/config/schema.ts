@@ -124,6 +124,8 @@ export const configSchema = z.strictObject({
   archive: z
     .strictObject({
       url: storeUrl.optional(),
+      /** For sftp:// stores: the SSH key. */
+      key_file: path.optional(),
     })
     .prefault({}),
 });

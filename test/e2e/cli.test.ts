@@ -54,16 +54,6 @@ test('usage errors exit 2 with a one-line reason and where to look', async () =>
   assert.match(badId.stderr, /"abc" is not a transaction id/);
 });
 
-test('commands of later versions say so plainly and exit "not available yet" without doing anything', async () => {
-  for (const args of [['archive']]) {
-    const run = await runCli(args);
-    assert.equal(run.code, ExitCode.notAvailableYet, args.join(' '));
-    assert.match(run.stderr, /is not available yet in this version/);
-    assert.match(run.stderr, /nothing was done/);
-    assert.equal(run.stdout, '');
-  }
-});
-
 test('a config file with three mistakes: all three reported in one run, exit code 3', async () => {
   const file = join(work.path, 'three-mistakes.json');
   writeFileSync(file, JSON.stringify({ api: { listen: 'no-port' }, centre: { max_attempts: -1 }, mysql: { url: 'postgres://x' } }));

@@ -1,0 +1,39 @@
+// The archive store (archive.url, default file://<data_dir>/archive) and the centre's keys the archive
+// signs and encrypts with.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PrivateKey, PublicKey } from 'openpgp';
+import type { LoadedConfig } from '../config/load.js';
+import { requireSettings } from '../config/load.js';
+import { configError } from '../errors.js';
+import { openTransport } from '../transport/location.js';
+import { withRetry } from '../transport/retry.js';
+import type { Transport } from '../transport/transport.js';
+import type { Logger } from '../log.js';
+
+export function archiveUrl(loaded: LoadedConfig): string {
+  return loaded.config.archive.url ?? `file://${join(loaded.config.site.data_dir, 'archive')}`;
+}
+
+export async function openArchiveStore(loaded: LoadedConfig, log: Logger): Promise<Transport> {
+  const transport = await openTransport(archiveUrl(loaded), { privateKey: loaded.config.archive.key_file });
+  return withRetry(transport, { onRetry: (line) => log.warn(line) });
+}
+
+export interface CentreKeys {
+  privateKey: PrivateKey;
+  publicKey: PublicKey;
+}
+
+export async function readCentreKeys(loaded: LoadedConfig): Promise<CentreKeys> {
+  requireSettings(loaded, ['centre.private_key_file'], 'the archive');
+  const { readPrivateKey, OpenPgpKeyError } = await import('../openpgp/keys.js');
+  const file = loaded.config.centre.private_key_file!;
+  try {
+    const privateKey = await readPrivateKey(await readFile(file, 'utf8'), `centre.private_key_file ${file}`, undefined, 'any');
+    return { privateKey, publicKey: privateKey.toPublic() };
+  } catch (error) {
+    if (error instanceof OpenPgpKeyError) throw configError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,124 @@
+// `archive list`, `archive restore`, `archive verify`.
+import { randomBytes } from 'node:crypto';
+import type { LoadedConfig } from '../../config/load.js';
+import { parseCycle } from '../../cycle.js';
+import { GanymedeError, messageOf, usageError } from '../../errors.js';
+import { ExitCode } from '../../exit-codes.js';
+import { createLogger } from '../../log.js';
+import { formatBytes, formatTime, renderTable } from '../../render/table.js';
+import { listArchiveRecords, type ArchiveRecord } from '../../state/archive.js';
+import type { Db } from '../../state/db.js';
+import { findGeo } from '../../state/geos.js';
+import { openArchiveStore, readCentreKeys } from '../../archive/store.js';
+import { restoreArchive, type RestoredArchive } from '../../archive/restore.js';
+import { connectScratch, scratchQuery } from '../../worker/scratch-db.js';
+import { withStateDb } from '../context.js';
+
+function cycleOption(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const cycle = parseCycle(text);
+  if (!cycle) throw usageError(`--cycle ${text}: not a UTC hour`, 'write it as YYYY-MM-DDTHH');
+  return cycle;
+}
+
+export async function runArchiveList(options: { loaded: LoadedConfig; cycle?: string; geo?: string }): Promise<ArchiveRecord[]> {
+  const cycleStart = cycleOption(options.cycle);
+  return withStateDb(options.loaded, (db) =>
+    listArchiveRecords(db, { cycleStart, geo: options.geo, ...(cycleStart || options.geo ? { kind: 'agent-dump' as const } : {}) }),
+  );
+}
+
+export function describeArchiveList(records: ArchiveRecord[]): string {
+  if (records.length === 0) return 'nothing archived yet (or nothing matches)';
+  return renderTable(
+    ['KIND', 'CYCLE', 'GEO', 'OBJECT', 'SIZE', 'STATE', 'ARCHIVED'],
+    records.map((record) => [record.kind, record.cycle ?? '-', record.geo ?? '-', record.objectKey, formatBytes(record.size), record.state, formatTime(record.archivedAt)]),
+  );
+}
+
+async function signerFor(db: Db, record: ArchiveRecord, centre: Awaited<ReturnType<typeof readCentreKeys>>) {
+  if (record.kind === 'ganymede-db') return centre.publicKey;
+  const geo = await findGeo(db, record.geo!);
+  if (!geo) throw new GanymedeError(ExitCode.failed, `GEO ${record.geo} of ${record.objectKey} is not registered any more`);
+  const { readPublicKey } = await import('../../openpgp/keys.js');
+  return readPublicKey(geo.publicKey, `the key of GEO ${geo.name}`, 'verify');
+}
+
+export interface ArchiveRestoreOptions {
+  loaded: LoadedConfig;
+  into: string;
+  geo?: string;
+  cycle?: string;
+  /** For the Ganymede schema: the newest dump taken at or before this time (default: the newest). */
+  at?: string;
+  replace?: boolean;
+}
+
+export async function runArchiveRestore(options: ArchiveRestoreOptions): Promise<RestoredArchive & { objectKey: string }> {
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(options.into)) throw usageError(`--into ${options.into}: a schema name of letters, digits and _`);
+  if (Boolean(options.geo) !== Boolean(options.cycle)) throw usageError('give --geo and --cycle together (a GEO\'s dump of an hour), or neither (the Ganymede schema)');
+  const at = options.at === undefined ? undefined : new Date(options.at);
+  if (at && Number.isNaN(at.getTime())) throw usageError(`--at ${options.at}: not a time`, 'e.g. 2026-11-24T20:30:00Z');
+  const log = createLogger('restore');
+  return withStateDb(options.loaded, async (db) => {
+    const records = options.geo
+      ? await listArchiveRecords(db, { kind: 'agent-dump', geo: options.geo, cycleStart: cycleOption(options.cycle) })
+      : (await listArchiveRecords(db, { kind: 'ganymede-db', limit: 10_000 })).filter((record) => !at || (record.archivedAt && record.archivedAt <= at));
+    const record = records.find((candidate) => candidate.state === 'archived');
+    if (!record) {
+      throw usageError(
+        options.geo ? `nothing archived for GEO ${options.geo} in ${options.cycle}` : `no archived Ganymede schema${at ? ` at or before ${at.toISOString()}` : ''}`,
+        'see `ganymede archive list`',
+      );
+    }
+    const keys = await readCentreKeys(options.loaded);
+    const store = await openArchiveStore(options.loaded, log);
+    try {
+      const restored = await restoreArchive({ loaded: options.loaded, store, record, keys, expectedSigner: await signerFor(db, record, keys), schema: options.into, replace: options.replace ?? false });
+      return { ...restored, objectKey: record.objectKey };
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+export interface VerifyResult {
+  checked: Array<{ objectKey: string; ok: boolean; tables?: number; rows?: number; error?: string }>;
+  ok: boolean;
+}
+
+/** The restore drill: the newest Ganymede dump and the newest agent dump, restored into scratch schemas, verified, dropped. */
+export async function runArchiveVerify({ loaded, sample = 2 }: { loaded: LoadedConfig; sample?: number }): Promise<VerifyResult> {
+  const log = createLogger('verify');
+  return withStateDb(loaded, async (db) => {
+    const newest = (kind: 'ganymede-db' | 'agent-dump') => listArchiveRecords(db, { kind, limit: Math.max(1, sample) });
+    const records = [...(await newest('ganymede-db')).slice(0, 1), ...(await newest('agent-dump')).slice(0, Math.max(1, sample - 1))].filter((record) => record.state === 'archived');
+    if (records.length === 0) throw usageError('nothing is archived yet to verify', 'run `ganymede archive` first');
+    const keys = await readCentreKeys(loaded);
+    const store = await openArchiveStore(loaded, log);
+    const checked: VerifyResult['checked'] = [];
+    try {
+      for (const record of records) {
+        const schema = `gmd_verify_${randomBytes(4).toString('hex')}`;
+        try {
+          const restored = await restoreArchive({ loaded, store, record, keys, expectedSigner: await signerFor(db, record, keys), schema, replace: false });
+          checked.push({ objectKey: record.objectKey, ok: true, tables: restored.tables, rows: restored.rows });
+        } catch (error) {
+          checked.push({ objectKey: record.objectKey, ok: false, error: messageOf(error) });
+        } finally {
+          const admin = await connectScratch(loaded);
+          await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${schema}\``).finally(() => admin.destroy());
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    return { checked, ok: checked.every((item) => item.ok) };
+  });
+}
+
+export function describeArchiveVerify(result: VerifyResult): string {
+  return result.checked
+    .map((item) => (item.ok ? `ok      ${item.objectKey}: ${item.tables} tables, ${item.rows} rows restored and verified` : `FAILED  ${item.objectKey}: ${item.error}`))
+    .join('\n');
+}

@@ -1,0 +1,119 @@
+// `ganymede archive`: done in 3 steps — a consistent, encrypted dump of the Ganymede schema (skipped when
+// its content did not change since the last one), then every agent file not archived yet, each to the
+// archive store under a fixed name and recorded with size and sha256. Safe to kill and run again.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type mysql from 'mysql2/promise';
+import type { LoadedConfig } from '../../config/load.js';
+import { centreDirs } from '../../config/load.js';
+import { formatCycle } from '../../cycle.js';
+import { acquireHostLock } from '../../lock.js';
+import { createLogger } from '../../log.js';
+import { stateDbTarget } from '../../state/db.js';
+import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
+import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
+import { connectScratch } from '../../worker/scratch-db.js';
+import { withStateDb } from '../context.js';
+
+export interface ArchiveRunResult {
+  store: string;
+  ganymedeDump: { objectKey: string; size: number } | 'unchanged';
+  agentDumps: Array<{ objectKey: string; size: number }>;
+  skipped: Array<{ file: string; reason: string }>;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest('hex');
+}
+
+export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; signal?: AbortSignal }): Promise<ArchiveRunResult> {
+  const log = createLogger('archive');
+  const spoolDir = join(loaded.config.site.data_dir, 'archive-spool');
+  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireHostLock('archive', spoolDir, 'the archive');
+  try {
+    const keys = await readCentreKeys(loaded);
+    const store = await openArchiveStore(loaded, log);
+    const result: ArchiveRunResult = { store: store.describe(), ganymedeDump: 'unchanged', agentDumps: [], skipped: [] };
+    try {
+      await withStateDb(loaded, async (db) => {
+        // step 1: the Ganymede schema, when its content changed since the last archived dump
+        const database = stateDbTarget(loaded).database;
+        const [tables] = await db.query<mysql.RowDataPacket[]>(
+          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' AND table_name <> 'archive_records' ORDER BY table_name",
+          [database],
+        );
+        const fingerprint = createHash('sha256').update(await schemaFingerprint(db, tables.map((row) => String(row.name)))).digest('hex').slice(0, 32);
+        const sourceKey = `ganymede:${fingerprint}`;
+        if ((await findArchiveRecord(db, 'ganymede-db', sourceKey))?.state !== 'archived') {
+          const takenAt = new Date();
+          const stamp = takenAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+          const objectKey = `ganymede/${takenAt.toISOString().slice(0, 10)}/ganymede-${stamp}.tar.gz.gpg`;
+          const spool = join(spoolDir, `ganymede-${stamp}.sealing`);
+          const [{ openSnapshot }, { dumpArchive }, { sealToFile }] = await Promise.all([
+            import('../../pipeline/extract.js'),
+            import('../../pipeline/dump-archive.js'),
+            import('../../pipeline/seal-file.js'),
+          ]);
+          const connection = await connectScratch(loaded, database);
+          try {
+            const snapshot = await openSnapshot(connection, { database });
+            const sealed = await sealToFile({ source: dumpArchive(snapshot), path: spool, encryptionKeys: keys.publicKey, signingKey: keys.privateKey, signal });
+            await snapshot.close();
+            await startArchiveRecord(db, { kind: 'ganymede-db', sourceKey, cycleStart: null, storeUrl: archiveUrl(loaded), objectKey });
+            await store.put(objectKey, () => createReadStream(spool, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
+            await finishArchiveRecord(db, 'ganymede-db', sourceKey, sealed.size, sealed.sha256);
+            result.ganymedeDump = { objectKey, size: sealed.size };
+            log.info(`archived the Ganymede schema as ${objectKey} (${sealed.size} bytes)`);
+          } finally {
+            connection.destroy();
+            await rm(spool, { force: true });
+          }
+        }
+
+        // step 2 and 3: every delivered agent file not archived yet, checked against what its agent reported
+        for (const dump of await agentDumpsToArchive(db)) {
+          if (signal?.aborted) break;
+          const file = join(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
+          const found = await stat(file).catch(() => undefined);
+          if (!found) {
+            result.skipped.push({ file, reason: 'not in the inbox' });
+            continue;
+          }
+          if (found.size !== dump.size || (await sha256Of(file)) !== dump.sha256) {
+            result.skipped.push({ file, reason: 'differs from what its agent reported; not archived' });
+            log.warn(`${file} differs from what its agent reported; not archived`);
+            continue;
+          }
+          const sourceKey = `txn:${dump.txnId}:d${dump.delivery}`;
+          const objectKey = `agent/${formatCycle(dump.cycleStart)}/${dump.geo}/${dump.fileName}`;
+          await startArchiveRecord(db, { kind: 'agent-dump', sourceKey, txnId: dump.txnId, geoId: dump.geoId, cycleStart: dump.cycleStart, storeUrl: archiveUrl(loaded), objectKey });
+          await store.put(objectKey, () => createReadStream(file, { highWaterMark: 1024 * 1024 }), { expectedSize: dump.size });
+          await finishArchiveRecord(db, 'agent-dump', sourceKey, dump.size, dump.sha256);
+          result.agentDumps.push({ objectKey, size: dump.size });
+          log.info(`archived ${objectKey} (${dump.size} bytes)`);
+        }
+      });
+    } finally {
+      await store.close();
+    }
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+export function describeArchive(result: ArchiveRunResult): string {
+  const lines: string[] = [];
+  if (result.ganymedeDump !== 'unchanged') lines.push(`archived the Ganymede schema: ${result.ganymedeDump.objectKey} (${result.ganymedeDump.size} bytes)`);
+  for (const dump of result.agentDumps) lines.push(`archived ${dump.objectKey} (${dump.size} bytes)`);
+  for (const skipped of result.skipped) lines.push(`skipped ${skipped.file}: ${skipped.reason}`);
+  if (lines.length === 0) return '';
+  lines.push(`store: ${result.store}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,122 @@
+// What the object stores (swift://, s3://) share: the first pass over a put() source that computes the
+// MD5s the server checks, and cutting the second pass into parts of a fixed size.
+//
+// Why two passes: the MD5 travels in a header (Swift's ETag, S3's Content-MD5), which goes before the
+// body, and neither store takes it as a trailer. The archive's sources are local files, so reading twice
+// costs a second read from the page cache; a source that gives other bytes the second time is caught by
+// the store (its MD5 differs) and nothing is stored.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { failedError } from '../errors.js';
+import { CountedSource, type PutSource } from './transport.js';
+
+export interface PartDigest {
+  size: number;
+  md5: Buffer;
+}
+
+export interface SourceDigest extends PartDigest {
+  /** The source cut into `partBytes` pieces, the last one shorter; empty for an empty source. */
+  parts: PartDigest[];
+}
+
+/** Reads the source once, whole; a failing source throws its own error, as it was. */
+export async function digestSource(source: PutSource, partBytes: number): Promise<SourceDigest> {
+  const whole = createHash('md5');
+  const parts: PartDigest[] = [];
+  let part = createHash('md5');
+  let partSize = 0;
+  const counted = new CountedSource(source);
+  for await (let chunk of counted.chunks()) {
+    whole.update(chunk);
+    while (chunk.length > 0) {
+      const taken = chunk.subarray(0, partBytes - partSize);
+      part.update(taken);
+      partSize += taken.length;
+      chunk = chunk.subarray(taken.length);
+      if (partSize === partBytes) {
+        parts.push({ size: partSize, md5: part.digest() });
+        part = createHash('md5');
+        partSize = 0;
+      }
+    }
+  }
+  if (partSize > 0) parts.push({ size: partSize, md5: part.digest() });
+  return { size: counted.bytes, md5: whole.digest(), parts };
+}
+
+/** Hands out the bytes of one pass over a source as consecutive parts of given sizes. */
+export class PartReader {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private leftover: Buffer | undefined;
+
+  constructor(readonly counted: CountedSource) {
+    this.iterator = counted.chunks()[Symbol.asyncIterator]();
+  }
+
+  /** The next `bytes` bytes, or fewer if the source ends first. */
+  async *part(bytes: number): AsyncGenerator<Buffer> {
+    let remaining = bytes;
+    while (remaining > 0) {
+      let chunk = this.leftover;
+      this.leftover = undefined;
+      if (!chunk) {
+        const step = await this.iterator.next();
+        if (step.done) return;
+        chunk = step.value;
+      }
+      if (chunk.length > remaining) {
+        this.leftover = chunk.subarray(remaining);
+        chunk = chunk.subarray(0, remaining);
+      }
+      remaining -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** Whether the source has bytes beyond those handed out so far. */
+  async hasMore(): Promise<boolean> {
+    if (this.leftover) return true;
+    const step = await this.iterator.next();
+    if (step.done) return false;
+    this.leftover = step.value;
+    return true;
+  }
+
+  /** Stops the source (closes a file stream) when the upload ends early. */
+  async close(): Promise<void> {
+    await this.iterator.return?.(undefined);
+  }
+}
+
+/** A fetch() request body that pulls one chunk at a time, so a slow store holds back the reader. */
+export function requestBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const step = await iterator.next();
+        if (step.done) controller.close();
+        else controller.enqueue(step.value);
+      },
+      async cancel() {
+        await iterator.return?.(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export const nodeBody = (chunks: AsyncIterable<Buffer>): Readable => Readable.from(chunks, { objectMode: false });
+
+/** The second pass gave a different number of bytes than the first: the source changed under us. */
+export function changedSourceError(address: string, name: string, first: number, second: number): Error {
+  return failedError(
+    `${address}: the source of ${name} gave ${first} bytes when its checksum was computed and ${second} when it was sent; nothing was stored`,
+    'the file changed while it was being sent; send it again',
+  );
+}
+
+export const hexOf = (md5: Buffer) => md5.toString('hex');
+export const base64Of = (md5: Buffer) => md5.toString('base64');
+
