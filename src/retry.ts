@@ -59,7 +59,7 @@ export async function retryTransient<T>(label: string, call: () => Promise<T>, o
       return await call();
     } catch (error) {
       if (!isTransient(error)) throw error;
-      if (attemptNumber >= maxAttempts) throw gaveUp(error, attemptNumber);
+      if (attemptNumber >= maxAttempts) throw gaveUp(error, attemptNumber, label);
       const delayMs = backoffDelayMs(attemptNumber, baseDelayMs, maxDelayMs, random);
       const line = `${label} failed (attempt ${attemptNumber} of ${maxAttempts}), retrying in ${formatDelay(delayMs)}: ${messageOf(error)}`;
       options.onRetry?.(line, { operation: label, attempt: attemptNumber, maxAttempts, delayMs, error });
@@ -68,9 +68,9 @@ export async function retryTransient<T>(label: string, call: () => Promise<T>, o
   }
 }
 
-function gaveUp(error: GanymedeError, attempts: number): GanymedeError {
+function gaveUp(error: GanymedeError, attempts: number, label: string): GanymedeError {
   if (attempts === 1) return error;
-  return new GanymedeError(error.exitCode, `${error.message} (gave up after ${attempts} attempts)`, {
+  return new GanymedeError(error.exitCode, `${label}: ${error.message} (gave up after ${attempts} attempts)`, {
     hint: error.hint,
     details: error.details,
     cause: error,

@@ -36,6 +36,7 @@ export class EventReporter {
   private failures = 0;
   private nextAttemptAt = 0;
   private dropped = 0;
+  private bufferWriteFailed = false;
   private readonly settings: Required<Omit<EventReporterOptions, 'send' | 'log' | 'bufferFile'>>;
 
   constructor(private readonly options: EventReporterOptions) {
@@ -66,7 +67,8 @@ export class EventReporter {
     try {
       appendFileSync(this.options.bufferFile, `${JSON.stringify(buffered)}\n`, { mode: 0o600 });
     } catch (error) {
-      this.options.log.warn(`cannot write the event buffer ${this.options.bufferFile}: ${messageOf(error)}; events are kept in memory only`);
+      if (!this.bufferWriteFailed) this.options.log.warn(`cannot write the event buffer ${this.options.bufferFile}: ${messageOf(error)}; events are kept in memory only`);
+      this.bufferWriteFailed = true;
     }
     if (this.pending.length > this.settings.maxBuffered) this.dropOldest();
     if (this.pending.length >= this.settings.flushAtCount) void this.flush();

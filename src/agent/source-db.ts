@@ -26,6 +26,6 @@ export async function connectSource(loaded: LoadedConfig, target = sourceTarget(
     return connection;
   } catch (error) {
     connection.destroy();
-    throw describeMysqlError(error, 'the Cloud Control database', target.address, 'agent.source.url');
+    throw describeMysqlError(error, 'the Cloud Control database', target.address, 'agent.source.url', 'check the database name in agent.source.url');
   }
 }

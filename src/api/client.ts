@@ -58,7 +58,9 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? ((error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : messageOf(error));
+      const detail = (error as { cause?: { code?: string; message?: string } }).cause;
+      const cause = detail?.code ?? ((error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : detail?.message ?? messageOf(error));
+      if (/bad port/i.test(cause)) throw new GanymedeError(ExitCode.config, `the status API address ${url.host} is refused by fetch (${cause})`, { hint: 'check api.url' });
       throw new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${cause}`, { hint: 'is `ganymede api` running? check api.url' });
     }
     const text = await response.text();

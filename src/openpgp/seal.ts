@@ -26,8 +26,17 @@ export function sealStream(input: AsyncIterable<Uint8Array | string>, options: S
   return fromPullStream({
     source: input,
     open: async () => {
+      // The first chunk is read before openpgp.js starts: a source that fails at once must fail here,
+      // because openpgp.js leaves a signature promise that rejects unhandled if cancelled before output.
+      const iterator = input[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      const rest = (async function* () {
+        if (first.done) return;
+        yield first.value;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+      })();
       const message = await openpgp.createMessage({
-        binary: toPullStream(input, (error) => (sourceError = error)),
+        binary: toPullStream(rest, (error) => (sourceError = error)),
         format: 'binary',
         ...(options.filename === undefined ? {} : { filename: options.filename }),
       });

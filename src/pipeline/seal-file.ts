@@ -1,7 +1,7 @@
 // The agent's one stream: dump tar → gzip → OpenPGP (encrypted to the centre, signed by the GEO) → a
 // 0600 file, hashing and counting on the way. Plaintext exists only in memory, a chunk at a time.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
@@ -33,13 +33,15 @@ export async function sealToFile(options: SealToFileOptions): Promise<SealedFile
       done(null, chunk);
     },
   });
+  // Opened first: a file that cannot be created fails here, before any encryption starts.
+  const file = await open(options.path, 'wx', 0o600);
   await pipeline(
     Readable.from(options.source, { objectMode: false }),
     // Large chunks: fewer, bigger OpenPGP packets and zlib calls; the level trades CPU for size.
     createGzip({ level: options.gzipLevel ?? 1, chunkSize: 256 * 1024, strategy: zlib.Z_DEFAULT_STRATEGY }),
     (compressed: AsyncIterable<Uint8Array>) => sealStream(compressed, { encryptionKeys: options.encryptionKeys, signingKey: options.signingKey }),
     measure,
-    createWriteStream(options.path, { flags: 'wx', mode: 0o600 }),
+    file.createWriteStream(),
     { signal: options.signal },
   );
   return { size, sha256: hash.digest('hex') };

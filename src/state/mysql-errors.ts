@@ -8,7 +8,7 @@ const unreachableCodes = new Set([
 ]);
 
 /** What a mysql2 error means to an operator, for the server named `what` (e.g. "the Ganymede database"). */
-export function describeMysqlError(error: unknown, what: string, address: string, settingsHint: string): GanymedeError {
+export function describeMysqlError(error: unknown, what: string, address: string, settingsHint: string, missingDatabaseHint = 'run `ganymede db migrate` to create it'): GanymedeError {
   if (error instanceof GanymedeError) return error;
   const code = (error as { code?: string }).code ?? '';
   const message = messageOf(error);
@@ -25,7 +25,7 @@ export function describeMysqlError(error: unknown, what: string, address: string
     });
   }
   if (code === 'ER_BAD_DB_ERROR') {
-    return new GanymedeError(ExitCode.config, `${what} at ${address}: ${message}`, { hint: 'run `ganymede db migrate` to create it', cause: error });
+    return new GanymedeError(ExitCode.config, `${what} at ${address}: ${message}`, { hint: missingDatabaseHint, cause: error });
   }
   return new GanymedeError(ExitCode.failed, `${what} at ${address} answered an error: ${message}`, { cause: error });
 }

@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { configError, messageOf } from '../errors.js';
 import { FileTransport } from './file.js';
+import { parseS3Url, type S3Location } from './s3-config.js';
 import { SftpTransport } from './sftp.js';
+import { parseSwiftUrl, type SwiftLocation } from './swift-config.js';
 import type { Transport } from './transport.js';
 
 export interface TransportOptions {
@@ -13,17 +15,23 @@ export interface TransportOptions {
   /** For sftp://: the server's host key as `ssh-keygen -l` prints it (`SHA256:…`); any other is refused. */
   hostKeyFingerprint?: string;
   connectTimeoutMs?: number;
+  /**
+   * For swift:// the key (v1 auth), password or API key (Keystone/Rackspace identity); for s3:// the
+   * secret access key. Never part of the URL: the config reads it from a file.
+   */
+  secret?: string;
+  /** For s3://: the access key id, when the URL does not give it before the bucket. */
+  accessKeyId?: string;
 }
 
 export type Location =
   | { scheme: 'file'; root: string }
-  | { scheme: 'sftp'; host: string; port: number; username: string; root: string };
+  | { scheme: 'sftp'; host: string; port: number; username: string; root: string }
+  | SwiftLocation
+  | S3Location;
 
-const expected = 'expected file:///absolute/dir or sftp://user@host[:port]/dir';
-const laterSchemes: Record<string, string> = {
-  'swift:': 'swift:// locations arrive with the archive to OpenStack Swift',
-  's3:': 's3:// locations arrive with the archive to S3',
-};
+const expected = 'expected file:///absolute/dir, sftp://user@host[:port]/dir, swift://container[/prefix]?auth=…&user=… or s3://bucket[/prefix][?endpoint=…]';
+const laterSchemes: Record<string, string> = {};
 const defaultSftpPort = 22;
 const fingerprintPattern = /^SHA256:([A-Za-z0-9+/]{43})=?$/;
 
@@ -38,6 +46,10 @@ export function parseLocation(text: string): Location {
   const shown = hidePassword(text);
   // URL() quietly resolves "a/../b" to "b"; in a config that is more likely a mistake than a wish.
   if (/\/(\.|%2e){2}(\/|$|[?#])/i.test(text)) throw configError(`location ${shown} contains ".."`, { hint: 'give the directory without ".."' });
+  // The object stores take their login and endpoint as query parameters.
+  if (url.hash && (url.protocol === 'swift:' || url.protocol === 's3:')) throw configError(`location ${shown} has a fragment, which no store understands`, { hint: expected });
+  if (url.protocol === 'swift:') return parseSwiftUrl(url, shown);
+  if (url.protocol === 's3:') return parseS3Url(url, shown);
   if (url.search || url.hash) throw configError(`location ${shown} has a query or fragment, which no store understands`, { hint: expected });
   if (url.protocol === 'file:') {
     if (url.host && url.host !== 'localhost') throw configError(`location ${shown} names host ${url.host}; a file:// location is on this machine`, { hint: 'use file:///absolute/dir (three slashes), or sftp:// for another host' });
@@ -76,6 +88,7 @@ export async function openTransport(text: string, options: TransportOptions = {}
   const location = parseLocation(text);
   if (location.scheme === 'file') return new FileTransport(location.root);
   const shown = hidePassword(text);
+  if (location.scheme === 'swift' || location.scheme === 's3') return openObjectStore(location, options, shown);
   if (options.privateKey === undefined) {
     throw configError(`no private key is configured for ${shown}`, { hint: 'give the path of the SSH private key to log in with' });
   }
@@ -87,6 +100,22 @@ export async function openTransport(text: string, options: TransportOptions = {}
     hostKeyFingerprint: options.hostKeyFingerprint === undefined ? undefined : checkFingerprint(options.hostKeyFingerprint, shown),
     connectTimeoutMs: options.connectTimeoutMs,
   });
+}
+
+async function openObjectStore(location: SwiftLocation | S3Location, options: TransportOptions, shown: string): Promise<Transport> {
+  // A key file saved by an editor ends in a newline that is no part of the key.
+  const secret = options.secret?.replace(/[\r\n]+$/, '');
+  const what = location.scheme === 'swift' ? 'key (or password, or API key)' : 'secret access key';
+  if (!secret) throw configError(`no ${what} is configured for ${shown}`, { hint: `give the file that holds the ${what}; it never goes in the URL` });
+  if (location.scheme === 'swift') {
+    const { SwiftTransport } = await import('./swift.js');
+    return new SwiftTransport({ ...location, secret });
+  }
+  const accessKeyId = location.accessKeyId ?? options.accessKeyId;
+  if (!accessKeyId) throw configError(`no access key id is configured for ${shown}`, { hint: 'write it before the bucket (s3://KEY_ID@bucket/prefix) or give it in the config' });
+  // Loaded only when an s3:// location is opened: the AWS SDK is large.
+  const { S3Transport } = await import('./s3.js');
+  return new S3Transport({ ...location, accessKeyId, secret });
 }
 
 async function loadKey(privateKey: string | Buffer, shown: string): Promise<{ key: Buffer; label: string | undefined }> {

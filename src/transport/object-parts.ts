@@ -6,7 +6,6 @@
 // costs a second read from the page cache; a source that gives other bytes the second time is caught by
 // the store (its MD5 differs) and nothing is stored.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { failedError } from '../errors.js';
 import { CountedSource, type PutSource } from './transport.js';
 
@@ -45,16 +44,22 @@ export async function digestSource(source: PutSource, partBytes: number): Promis
   return { size: counted.bytes, md5: whole.digest(), parts };
 }
 
-/** Hands out the bytes of one pass over a source as consecutive parts of given sizes. */
+/**
+ * Hands out the bytes of one pass over a source as consecutive parts of given sizes. A part the source
+ * cannot fill breaks off with an error and sets `short`: a request must never end early on a Content-Length
+ * it promised, or the store waits for the rest until it times out.
+ */
 export class PartReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
+  short = false;
 
-  constructor(readonly counted: CountedSource) {
+  /** `expectedBytes`: what the first pass counted. */
+  constructor(readonly counted: CountedSource, readonly expectedBytes: number) {
     this.iterator = counted.chunks()[Symbol.asyncIterator]();
   }
 
-  /** The next `bytes` bytes, or fewer if the source ends first. */
+  /** The next `bytes` bytes. */
   async *part(bytes: number): AsyncGenerator<Buffer> {
     let remaining = bytes;
     while (remaining > 0) {
@@ -62,7 +67,10 @@ export class PartReader {
       this.leftover = undefined;
       if (!chunk) {
         const step = await this.iterator.next();
-        if (step.done) return;
+        if (step.done) {
+          this.short = true;
+          throw new Error(`the source ended ${remaining} bytes early`);
+        }
         chunk = step.value;
       }
       if (chunk.length > remaining) {
@@ -72,15 +80,6 @@ export class PartReader {
       remaining -= chunk.length;
       yield chunk;
     }
-  }
-
-  /** Whether the source has bytes beyond those handed out so far. */
-  async hasMore(): Promise<boolean> {
-    if (this.leftover) return true;
-    const step = await this.iterator.next();
-    if (step.done) return false;
-    this.leftover = step.value;
-    return true;
   }
 
   /** Stops the source (closes a file stream) when the upload ends early. */
@@ -106,8 +105,6 @@ export function requestBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8
     { highWaterMark: 0 },
   );
 }
-
-export const nodeBody = (chunks: AsyncIterable<Buffer>): Readable => Readable.from(chunks, { objectMode: false });
 
 /** The second pass gave a different number of bytes than the first: the source changed under us. */
 export function changedSourceError(address: string, name: string, first: number, second: number): Error {

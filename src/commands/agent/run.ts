@@ -22,6 +22,7 @@ import { sealToFile } from '../../pipeline/seal-file.js';
 import type { TableDataStream } from '../../pipeline/table-data-stream.js';
 import { openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
+import type { Transport } from '../../transport/transport.js';
 import { retryTransient } from '../../retry.js';
 
 export interface AgentRunOptions {
@@ -82,7 +83,8 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
 
   // step 1: the host lock, before anything is opened or changed
   await mkdir(workDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
-    throw spaceError(error, workDir);
+    const code = (error as NodeJS.ErrnoException).code ?? messageOf(error);
+    throw configError(`cannot create the agent work dir ${workDir}: ${code}`, { hint: 'check agent.work_dir: it must be a writable directory (or a path where one can be made)' });
   });
   const lock = await acquireHostLock('agent', workDir, 'the agent');
   const api = new ApiClient({ baseUrl: loaded.config.api.url, token: loaded.secret('agent.token')!, as: `GEO ${geo}`, timeoutMs: loaded.config.api.request_timeout_ms });
@@ -92,8 +94,9 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let source: mysql.Connection | undefined;
   let spool: string | undefined;
   let progress: NodeJS.Timeout | undefined;
-  const transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms });
+  let transport: Transport | undefined;
   try {
+    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms });
     await removeStaleSpools(workDir);
     events.start();
     const { signingKey, centreKey } = await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);
@@ -150,7 +153,8 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     log.info(`sealed ${manifest.tables.length} tables, ${rows} rows into ${sealed.size} bytes`);
 
     // step 5: deliver under a .part name, renamed once complete and its size checked
-    const inbox = withRetry(transport, {
+    const destination = transport;
+    const inbox = withRetry(destination, {
       baseDelayMs: options.retryBaseDelayMs,
       onRetry: (line) => {
         log.warn(line);
@@ -159,8 +163,8 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     });
     const spoolPath = spool;
     await inbox.put(name, () => createReadStream(spoolPath, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
-    events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: `${name} to ${transport.describe()}` });
-    log.info(`delivered ${name} to ${transport.describe()}`);
+    events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: `${name} to ${destination.describe()}` });
+    log.info(`delivered ${name} to ${destination.describe()}`);
 
     // step 6: close the transaction with what was delivered
     const file = { name, size: sealed.size, sha256: sealed.sha256 };
@@ -180,7 +184,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     if (progress) clearInterval(progress);
     source?.destroy();
     if (spool) await rm(spool, { force: true });
-    await transport.close().catch(() => undefined);
+    await transport?.close().catch(() => undefined);
     await events.close();
     await lock.release();
   }

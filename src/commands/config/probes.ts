@@ -23,7 +23,7 @@ export async function probeMysql(url: string, key: string, password: string | un
     return { note: `${version}, schema v${schema}` };
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('schema version')) throw error;
-    throw describeMysqlError(error, 'MySQL', target.address, key);
+    throw describeMysqlError(error, 'MySQL', target.address, key, key === 'mysql.url' ? undefined : `check the database name in ${key}`);
   } finally {
     await connection?.end().catch(() => undefined);
   }
