@@ -67,14 +67,17 @@ export async function advanceCycles(db: Db, options: { deadlineMinutes: number; 
     `SELECT c.cycle_start,
             (SELECT GROUP_CONCAT(g.name ORDER BY g.name) FROM geos g WHERE g.enabled = 1 AND NOT EXISTS
                (SELECT 1 FROM transactions t WHERE t.geo_id = g.id AND t.cycle_start = c.cycle_start AND t.warehoused_at IS NOT NULL)) AS missing,
-            c.cycle_start + INTERVAL ? MINUTE < UTC_TIMESTAMP() AS past_deadline
+            c.cycle_start + INTERVAL ? MINUTE < UTC_TIMESTAMP() AS past_deadline,
+            EXISTS (SELECT 1 FROM transactions t WHERE t.cycle_start = c.cycle_start AND t.state IN ('delivered', 'processing')
+                      AND t.warehoused_at IS NULL) AS in_progress
      FROM cycles c WHERE c.state = 'collecting' ORDER BY c.cycle_start`,
     [options.deadlineMinutes],
   );
   const advanced: CycleAdvance[] = [];
   for (const row of rows) {
     const missing = row.missing ? String(row.missing).split(',') : [];
-    if (missing.length > 0 && !(Number(row.past_deadline) === 1 && options.partialAfterDeadline)) continue;
+    // Past the deadline a partial feed leaves out the GEOs that did not deliver, never one being processed.
+    if (missing.length > 0 && !(Number(row.past_deadline) === 1 && options.partialAfterDeadline && Number(row.in_progress) === 0)) continue;
     if (await markCycleReady(db, row.cycle_start, missing)) advanced.push({ cycle: formatCycle(row.cycle_start), state: 'ready', missingGeos: missing });
   }
   return advanced;
