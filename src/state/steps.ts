@@ -264,6 +264,8 @@ export async function renewLease(db: Db, stepId: number, leaseToken: string, pid
 export interface StepOutcome {
   rows?: number | undefined;
   bytes?: number | undefined;
+  /** For metrics only: documents the warehouse wrote. */
+  documents?: number | undefined;
 }
 
 const nextStep: Record<TxnStepName, TxnStepName | null> = { decrypt: 'load', load: 'etl', etl: 'clean', clean: null };

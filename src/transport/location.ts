@@ -31,7 +31,6 @@ export type Location =
   | S3Location;
 
 const expected = 'expected file:///absolute/dir, sftp://user@host[:port]/dir, swift://container[/prefix]?auth=…&user=… or s3://bucket[/prefix][?endpoint=…]';
-const laterSchemes: Record<string, string> = {};
 const defaultSftpPort = 22;
 const fingerprintPattern = /^SHA256:([A-Za-z0-9+/]{43})=?$/;
 
@@ -60,8 +59,6 @@ export function parseLocation(text: string): Location {
     }
   }
   if (url.protocol === 'sftp:') return parseSftp(url, shown);
-  const later = laterSchemes[url.protocol];
-  if (later) throw configError(`location ${shown} is not supported yet: ${later}`, { hint: 'use file:// or sftp:// for now' });
   throw configError(`location ${shown} has an unknown scheme ${url.protocol.replace(/:$/, '')}`, { hint: expected });
 }
 

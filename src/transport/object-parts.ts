@@ -1,5 +1,6 @@
 // What the object stores (swift://, s3://) share: the first pass over a put() source that computes the
-// MD5s the server checks, and cutting the second pass into parts of a fixed size.
+// MD5s the server checks, cutting the second pass into parts of a fixed size, and the URL parameters
+// that would hold a secret, which their locations refuse.
 //
 // Why two passes: the MD5 travels in a header (Swift's ETag, S3's Content-MD5), which goes before the
 // body, and neither store takes it as a trailer. The archive's sources are local files, so reading twice
@@ -117,3 +118,9 @@ export function changedSourceError(address: string, name: string, first: number,
 export const hexOf = (md5: Buffer) => md5.toString('hex');
 export const base64Of = (md5: Buffer) => md5.toString('base64');
 
+/** Query parameters a secret could be put in by mistake; a location URL holding one is refused. */
+export const secretParams = ['key', 'password', 'api_key', 'apikey', 'secret', 'secret_key', 'secret_access_key', 'token'];
+/** The URL as messages show it, with any secret-looking parameter (refused anyway) masked. */
+export function maskSecretParams(shown: string): string {
+  return shown.replace(/([?&](?:key|password|api_key|apikey|secret|secret_key|secret_access_key|token)=)[^&#]*/gi, '$1***');
+}

@@ -6,6 +6,7 @@
 // (http://host/bucket/key), which S3-compatible stores expect. The access key id may stand in the URL;
 // the secret access key never does: it comes from TransportOptions.secret, read from a file by the config.
 import { configError } from '../errors.js';
+import { maskSecretParams, secretParams } from './object-parts.js';
 
 export interface S3Location {
   scheme: 's3';
@@ -30,11 +31,13 @@ const defaultRegion = 'us-east-1';
 const known = new Set(['endpoint', 'region', 'path_style', 'part_bytes']);
 const form = 's3://[ACCESS_KEY_ID@]bucket[/prefix][?endpoint=https://s3.example&region=REGION]';
 
-export function parseS3Url(url: URL, shown: string): S3Location {
+export function parseS3Url(url: URL, text: string): S3Location {
+  const shown = maskSecretParams(text);
   const fail = (problem: string, hint = `write it as ${form}`) => configError(`location ${shown} ${problem}`, { hint });
   if (url.password) throw fail('holds a secret key', 'remove it from the URL and give the secret access key file in the config');
   if (!url.hostname) throw fail('names no bucket');
   const params = url.searchParams;
+  for (const name of secretParams) if (params.has(name)) throw fail(`holds a ${name}`, 'put the secret access key in a file and name the file in the config');
   for (const name of params.keys()) if (!known.has(name)) throw fail(`has an unknown parameter ${name}`, `known: ${[...known].join(', ')}`);
   const endpointText = params.get('endpoint') ?? undefined;
   if (endpointText !== undefined) {

@@ -71,8 +71,10 @@ export class S3Transport implements Transport {
     const reader = new PartReader(new CountedSource(source), digest.size);
     try {
       if (digest.parts.length <= 1) {
+        const body = bodyOf(reader, digest.size);
         await this.s3().send(
-          new PutObjectCommand({ ...this.bucket(), Key: key, Body: bodyOf(reader, digest.size), ContentLength: digest.size, ContentMD5: base64Of(digest.md5), ContentType: octetStream }),
+          new PutObjectCommand({ ...this.bucket(), Key: key, Body: body.stream, ContentLength: digest.size, ContentMD5: base64Of(digest.md5), ContentType: octetStream }),
+          { abortSignal: body.signal },
         );
       } else {
         await this.putMultipart(key, reader, digest);
@@ -155,8 +157,10 @@ export class S3Transport implements Transport {
     try {
       const parts: Array<{ ETag: string | undefined; PartNumber: number }> = [];
       for (const [index, part] of digest.parts.entries()) {
+        const body = bodyOf(reader, part.size);
         const uploaded = await this.s3().send(
-          new UploadPartCommand({ ...upload, PartNumber: index + 1, Body: bodyOf(reader, part.size), ContentLength: part.size, ContentMD5: base64Of(part.md5) }),
+          new UploadPartCommand({ ...upload, PartNumber: index + 1, Body: body.stream, ContentLength: part.size, ContentMD5: base64Of(part.md5) }),
+          { abortSignal: body.signal },
         );
         parts.push({ ETag: uploaded.ETag, PartNumber: index + 1 });
       }
@@ -212,6 +216,14 @@ export class S3Transport implements Transport {
   }
 }
 
-function bodyOf(reader: PartReader, bytes: number): Readable {
-  return Readable.from(reader.part(bytes), { objectMode: false });
+/**
+ * The next part as a request body, and the signal that aborts its request when the body fails: the SDK
+ * pipes the body into the request, and a pipe does not pass errors on, so without it a source that breaks
+ * or ends early would leave the store waiting for the promised Content-Length.
+ */
+function bodyOf(reader: PartReader, bytes: number): { stream: Readable; signal: AbortSignal } {
+  const stream = Readable.from(reader.part(bytes), { objectMode: false });
+  const abort = new AbortController();
+  stream.once('error', (error) => abort.abort(error));
+  return { stream, signal: abort.signal };
 }

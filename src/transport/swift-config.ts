@@ -9,6 +9,7 @@
 // passwordCredentials; region picks the object-store endpoint from the catalog. The key, password or API
 // key is never in the URL: it comes from TransportOptions.secret, which the config reads from a file.
 import { configError } from '../errors.js';
+import { maskSecretParams, secretParams } from './object-parts.js';
 
 export interface SwiftLocation {
   scheme: 'swift';
@@ -31,15 +32,16 @@ export const defaultSegmentBytes = 5 * 1024 ** 3;
 const known = new Set(['auth', 'user', 'tenant', 'region', 'key_type', 'interface', 'segment_bytes', 'auth_version']);
 const form = 'swift://container[/prefix]?auth=https://identity.example/v2.0&user=NAME[&region=REGION]';
 
-export function parseSwiftUrl(url: URL, shown: string): SwiftLocation {
+export function parseSwiftUrl(url: URL, text: string): SwiftLocation {
+  const shown = maskSecretParams(text);
   const fail = (problem: string, hint = `write it as ${form}`) => configError(`location ${shown} ${problem}`, { hint });
   if (url.username || url.password) {
     throw fail('holds a user or password before the container', `give the user as user=…; the key comes from the config's key file, never the URL`);
   }
   if (!url.hostname) throw fail('names no container');
   const params = url.searchParams;
+  for (const name of secretParams) if (params.has(name)) throw fail(`holds a ${name}`, 'put it in a file and name the file in the config');
   for (const name of params.keys()) if (!known.has(name)) throw fail(`has an unknown parameter ${name}`, `known: ${[...known].join(', ')}`);
-  for (const name of ['key', 'password', 'api_key', 'secret']) if (params.has(name)) throw fail(`holds a ${name}`, 'put it in a file and name the file in the config');
   const authText = params.get('auth');
   if (!authText) throw fail('names no auth URL (auth=…)');
   let auth: URL;

@@ -9,6 +9,7 @@ import { ExitCode } from '../exit-codes.js';
 import { createLogger, type Logger } from '../log.js';
 import { openStateDb, type Db } from '../state/db.js';
 import { recordEvents, type StatusEvent } from '../state/events.js';
+import { recordMetrics } from '../state/metrics.js';
 import { claimStepByHand, failStep, findCycleStep, findTxnStep, finishStep, getStep, renewLease, type Step, type StepName, type StepOutcome } from '../state/steps.js';
 import { getTransaction, type Transaction } from '../state/transactions.js';
 
@@ -52,7 +53,7 @@ export async function runWorkerStep(options: Common & { txnId: number }, work: (
     const step = await findTxnStep(db, txn.id, options.step);
     if (!step) throw usageError(`transaction ${txn.id} has no ${options.step} step (it is ${txn.state}${txn.step ? `, at ${txn.step}` : ''})`);
     const log = createLogger(`worker ${options.step}`, { txn: txn.id, geo: txn.geo, cycle: txn.cycle });
-    return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId }, async (base) =>
+    return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId, geoName: txn.geo }, async (base) =>
       work({ ...base, txn: (await getTransaction(db, txn.id))! }),
     );
   });
@@ -91,7 +92,7 @@ async function holdAndRun(
   step: Step,
   what: string,
   log: Logger,
-  eventTarget: { txnId: number | null; geoId: number | null },
+  eventTarget: { txnId: number | null; geoId: number | null; geoName?: string },
   work: (context: BaseContext) => Promise<StepOutcome>,
 ): Promise<WorkerStepResult> {
   const { centre, site } = options.loaded.config;
@@ -123,11 +124,12 @@ async function holdAndRun(
     log,
     signal: controller.signal,
     event: async (event) => {
-      await recordEvents(db, { ...eventTarget, source: 'worker' }, [{ level: 'info', ...event, at: new Date() }]).catch((error: unknown) =>
+      await recordEvents(db, { txnId: eventTarget.txnId, geoId: eventTarget.geoId, source: 'worker' }, [{ level: 'info', ...event, at: new Date() }]).catch((error: unknown) =>
         log.warn(`could not record a status event: ${messageOf(error)}`),
       );
     },
   };
+  const startedAt = Date.now();
   try {
     log.info(`started (attempt ${(await getStep(db, step.id))?.attempts ?? '?'})`);
     await context.event({ phase: options.step, message: 'started' });
@@ -147,6 +149,13 @@ async function holdAndRun(
     if (!(await finishStep(db, step.id, token, outcome))) {
       throw failedError(`${what} finished, but its lease was lost meanwhile; the result is discarded and the step will run again`);
     }
+    const dimensions = { step: options.step, ...(eventTarget.geoName ? { geo: eventTarget.geoName } : {}) };
+    await recordMetrics(db, [
+      { name: 'step.duration', dimensions, value: Date.now() - startedAt, unit: 'ms' },
+      ...(outcome.rows === undefined ? [] : [{ name: 'step.rows', dimensions, value: outcome.rows }]),
+      ...(outcome.bytes === undefined ? [] : [{ name: 'step.bytes', dimensions, value: outcome.bytes, unit: 'bytes' }]),
+      ...(outcome.documents === undefined ? [] : [{ name: 'step.documents_written', dimensions, value: outcome.documents }]),
+    ]).catch((error: unknown) => log.warn(`could not record metrics: ${messageOf(error)}`));
     await context.event({ phase: options.step, message: 'done', rows: outcome.rows, bytes: outcome.bytes });
     log.info(`done${outcome.rows !== undefined ? `: ${outcome.rows} rows` : ''}${outcome.bytes !== undefined ? `, ${outcome.bytes} bytes` : ''}`);
     return { ...outcome, step: options.step };

@@ -30,17 +30,17 @@ function recordingLauncher(): { launch: Launcher; claims: Claim[] } {
   return { claims, launch: (claim) => (claims.push(claim), { pid: undefined }) };
 }
 
-test('16 ticks started at once, over many rounds, launch each step exactly once', async () => {
+test('16 ticks started at once, over many rounds, launch each step (of transactions and cycles) exactly once', async () => {
   const { loaded, db } = await centre();
   const txnIds = await deliveredTransactions(db, 6, 5);
   const launched = new Map<string, number>();
   const ticks = await Promise.all(Array.from({ length: 16 }, () => openStateDb(loaded)));
   cleanups.push(async () => void (await Promise.all(ticks.map((pool) => pool.end()))));
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < 6; round++) {
     const { launch, claims } = recordingLauncher();
     await Promise.all(ticks.map((pool) => tick({ loaded, db: pool, launch })));
     for (const claim of claims) {
-      const key = `${claim.txnId}:${claim.name}`;
+      const key = `${claim.txnId ?? claim.cycleStart.toISOString()}:${claim.name}`;
       launched.set(key, (launched.get(key) ?? 0) + 1);
       // The "worker" succeeds at once, so the next round has the next step due.
       assert.equal(await finishStep(db, claim.stepId, claim.leaseToken, { rows: 1 }), true);
@@ -48,7 +48,7 @@ test('16 ticks started at once, over many rounds, launch each step exactly once'
   }
   const duplicates = [...launched].filter(([, count]) => count !== 1);
   assert.deepEqual(duplicates, [], 'no step was launched twice');
-  assert.equal(launched.size, txnIds.length * 4, 'decrypt, load, etl and clean of every transaction were launched');
+  assert.equal(launched.size, txnIds.length * 4 + 5 * 2, 'decrypt, load, etl and clean of every transaction, feed and send of every hour');
   for (const id of txnIds) assert.equal((await getTransaction(db, id))!.state, 'done');
 });
 

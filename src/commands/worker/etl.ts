@@ -29,7 +29,7 @@ export async function etlStep(context: StepContext): Promise<StepOutcome> {
       },
     });
     await context.event({ phase: 'etl', rows: result.read, message: `${result.documentsWritten} documents written in ${result.writeOps} write operations` });
-    return { rows: result.read };
+    return { rows: result.read, documents: result.documentsWritten };
   } finally {
     context.signal.removeEventListener('abort', abort);
     await warehouse.close();
