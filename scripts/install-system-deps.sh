@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Ganymede's test rig and demo need, when missing: MariaDB (the Ganymede and
 # Cloud Control databases), OpenSSH's sshd (SFTP inboxes), GnuPG (interoperability checks), and the
-# MongoDB-wire stand-in's python3-mockupdb + python3-mongomock. Run as root; does nothing when all are there.
+# MongoDB-wire stand-in's python3-mockupdb + python3-mongomock; then OpenStack Swift (install-swift.sh) for
+# the archive store tests. Run as root; does nothing when all are there.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,7 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 
 if [ "${#need[@]}" -eq 0 ]; then
   echo "install-system-deps: everything is installed"
+  bash "$(dirname "$0")/install-swift.sh"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,3 +25,4 @@ echo "install-system-deps: installing ${need[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "install-system-deps: done"
+bash "$(dirname "$0")/install-swift.sh"

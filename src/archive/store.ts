@@ -16,7 +16,12 @@ export function archiveUrl(loaded: LoadedConfig): string {
 }
 
 export async function openArchiveStore(loaded: LoadedConfig, log: Logger): Promise<Transport> {
-  const transport = await openTransport(archiveUrl(loaded), { privateKey: loaded.config.archive.key_file });
+  const { archive } = loaded.config;
+  const transport = await openTransport(archiveUrl(loaded), {
+    privateKey: archive.key_file,
+    secret: loaded.secret('archive.secret'),
+    accessKeyId: archive.access_key_id,
+  });
   return withRetry(transport, { onRetry: (line) => log.warn(line) });
 }
 

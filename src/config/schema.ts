@@ -23,6 +23,7 @@ export const secretKeys = [
   'api.admin_token',
   'agent.token',
   'agent.source.password',
+  'archive.secret',
 ] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
@@ -126,6 +127,10 @@ export const configSchema = z.strictObject({
       url: storeUrl.optional(),
       /** For sftp:// stores: the SSH key. */
       key_file: path.optional(),
+      /** For swift:// (key, password or API key) and s3:// (secret access key); or GANYMEDE_ARCHIVE_SECRET. */
+      secret_file: path.optional(),
+      /** For s3:// when the URL has no KEY_ID@. */
+      access_key_id: z.string().optional(),
     })
     .prefault({}),
 });

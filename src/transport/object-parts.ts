@@ -120,6 +120,7 @@ export const base64Of = (md5: Buffer) => md5.toString('base64');
 
 /** Query parameters a secret could be put in by mistake; a location URL holding one is refused. */
 export const secretParams = ['key', 'password', 'api_key', 'apikey', 'secret', 'secret_key', 'secret_access_key', 'token'];
+
 /** The URL as messages show it, with any secret-looking parameter (refused anyway) masked. */
 export function maskSecretParams(shown: string): string {
   return shown.replace(/([?&](?:key|password|api_key|apikey|secret|secret_key|secret_access_key|token)=)[^&#]*/gi, '$1***');

@@ -56,6 +56,3 @@ export async function statusError(response: Response, address: string, action: s
   }
   return failedError(what);
 }
-
-/** Whether the answer is an error another try may cure. */
-export const isRetryableStatus = (status: number) => status >= 500 && status !== 507;

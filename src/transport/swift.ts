@@ -37,6 +37,8 @@ export interface SwiftTransportOptions extends Omit<SwiftLocation, 'scheme'> {
 // A token this close to its end is renewed before use rather than let expire half way through a PUT.
 const tokenMarginMs = 5 * 60_000;
 const listPageSize = 10_000;
+// Swift's default max_manifest_segments, and Cloud Files' limit.
+const maxSegments = 1_000;
 const octetStream = 'application/octet-stream';
 
 export class SwiftTransport implements Transport {
@@ -58,6 +60,9 @@ export class SwiftTransport implements Transport {
     const objectName = this.objectName(checkName(name));
     const digest = await digestSource(source, this.options.segmentBytes);
     checkPutSize(this.describe(), name, digest.size, digest.size, options);
+    if (digest.parts.length > maxSegments) {
+      throw failedError(`${this.describe()}: ${name} is ${digest.size} bytes, more than ${maxSegments} segments of ${this.options.segmentBytes} bytes`, 'raise segment_bytes in the location URL');
+    }
     await this.ensureContainer(this.options.container);
     const oldSegments = await this.segmentsOf(objectName, `look up ${name}`);
     const reader = new PartReader(new CountedSource(source), digest.size);

@@ -35,9 +35,9 @@ describe('location URLs', () => {
     assert.equal((parseLocation('sftp://feed@h/~') as { root: string }).root, '.');
   });
 
-  it('says swift:// and s3:// arrive with the archive', async () => {
-    await assert.rejects(openTransport('swift://container/prefix'), configErrorMatching(/not supported yet: swift:\/\/ locations arrive with the archive/));
-    await assert.rejects(openTransport('s3://bucket/prefix'), configErrorMatching(/not supported yet: s3:\/\/ locations arrive with the archive/));
+  it('says what a swift:// or s3:// location lacks before touching the store', async () => {
+    await assert.rejects(openTransport('swift://container/prefix'), configErrorMatching(/names no auth URL/));
+    await assert.rejects(openTransport('s3://bucket/prefix'), configErrorMatching(/no secret access key is configured/));
   });
 
   it('refuses other schemes, non-URLs and odd forms with a config error', () => {
