@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { renderExitCodeTable } from './exit-codes.js';
 import { configError, GanymedeError } from './errors.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 import type { GlobalOptions } from './commands/context.js';
 import { printResult, say } from './output.js';
 
@@ -272,6 +272,24 @@ ${renderExitCodeTable()}
   ).action(async (options: { hours?: number; json?: boolean }, command: Command) => {
     const { runStatus, describeStatus } = await import('./commands/status.js');
     printResult(await runStatus({ loaded: await loaded(command), hours: options.hours }), options.json, describeStatus);
+  });
+
+  helpFor(program.command('check').description('for monitoring (Nagios/Icinga): late GEOs, failures, unsent cycles, archive and tick age, disk space').addOption(jsonFlag()), {
+    what: 'One summary line first, then one line per finding. Exit codes follow the monitoring plugin convention, not the table\nabove: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the check could not run, e.g. the database is unreachable). Thresholds: check.* in config.',
+    when: 'from the monitoring system, every few minutes.',
+    examples: ['ganymede check', 'ganymede check --json'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runCheck, describeCheck, CheckStatus } = await import('./commands/check.js');
+    let result;
+    try {
+      result = await runCheck({ loaded: await loaded(command) });
+    } catch (error) {
+      const { messageOf } = await import('./errors.js');
+      process.stdout.write(`GANYMEDE UNKNOWN - the check could not run: ${messageOf(error)}\n`);
+      throw new GanymedeError(CheckStatus.unknown as ExitCodeValue, 'check: could not run');
+    }
+    printResult(result, options.json, describeCheck);
+    if (result.status !== 'ok') throw new GanymedeError(CheckStatus[result.status] as ExitCodeValue, `check: ${result.status}`, { quiet: true });
   });
 
   const config = program.command('config').description('the configuration of this host');

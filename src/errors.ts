@@ -9,13 +9,16 @@ export class GanymedeError extends Error {
   readonly hint: string | undefined;
   /** Extra lines printed after the message, e.g. every problem of a config file. */
   readonly details: readonly string[];
+  /** Already reported on stdout (e.g. `check`): exit with the code, print nothing more. */
+  readonly quiet: boolean;
 
-  constructor(exitCode: ExitCodeValue, message: string, options: { hint?: string; details?: readonly string[]; cause?: unknown } = {}) {
+  constructor(exitCode: ExitCodeValue, message: string, options: { hint?: string; details?: readonly string[]; cause?: unknown; quiet?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GanymedeError';
     this.exitCode = exitCode;
     this.hint = options.hint;
     this.details = options.details ?? [];
+    this.quiet = options.quiet ?? false;
   }
 }
 

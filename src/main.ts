@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     if (error instanceof GanymedeError) {
-      printError(error);
+      if (!error.quiet) printError(error);
       return error.exitCode;
     }
     process.stderr.write(redact(`ganymede: internal error: ${messageOf(error)}\n${(error as Error)?.stack ?? ''}\n`));

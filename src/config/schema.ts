@@ -108,6 +108,16 @@ export const configSchema = z.strictObject({
       key_file: path.optional(),
     })
     .prefault({}),
+  check: z
+    .strictObject({
+      failed_window_hours: positiveInt.default(24),
+      send_deadline_minutes: positiveInt.default(90),
+      archive_max_age_minutes: positiveInt.default(150),
+      tick_max_age_minutes: positiveInt.default(5),
+      disk_warning_percent: z.number().min(0).max(100).default(15),
+      disk_critical_percent: z.number().min(0).max(100).default(5),
+    })
+    .prefault({}),
   feed: z
     .strictObject({
       format: z.enum(['ndjson', 'csv']).default('ndjson'),

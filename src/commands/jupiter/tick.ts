@@ -11,6 +11,7 @@ import { createLogger } from '../../log.js';
 import { ganymedeBin } from '../../self.js';
 import { stateDbTarget, type Db } from '../../state/db.js';
 import { advanceCycles } from '../../state/cycles.js';
+import { recordMetrics } from '../../state/metrics.js';
 import { claimDueSteps, expireLeases, recordLaunch, type Claim, type ExpiredLease } from '../../state/steps.js';
 
 export interface Launched {
@@ -62,6 +63,9 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
   const { centre, site } = options.loaded.config;
   const log = createLogger('tick');
   const settings = { maxAttempts: centre.max_attempts, retryBaseMs: centre.retry_base_ms };
+
+  // A heartbeat for `ganymede check`: a tick that has not run recently means nothing moves.
+  if (!options.dryRun) await recordMetrics(options.db, [{ name: 'tick.run', dimensions: { host: site.name! }, value: 1 }]);
 
   // step 1: workers that stopped renewing their lease are failed attempts, retried later
   const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, settings);
