@@ -292,6 +292,15 @@ ${renderExitCodeTable()}
     if (result.status !== 'ok') throw new GanymedeError(CheckStatus[result.status] as ExitCodeValue, `check: ${result.status}`, { quiet: true });
   });
 
+  helpFor(program.command('purge').description('delete status events, metric points and finished attempts past their retention').option('--dry-run', 'say how much would be deleted; delete nothing').addOption(jsonFlag()), {
+    what: 'Retention per kind in config (retention.*, 14 days by default). Deletes in small batches, so tables are never locked for long.',
+    when: 'cron, daily, on one central host.',
+    examples: ['ganymede purge', 'ganymede purge --dry-run'],
+  }).action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
+    const { runPurge, describePurge } = await import('./commands/purge.js');
+    printResult(await runPurge({ loaded: await loaded(command), dryRun: options.dryRun }), options.json, describePurge);
+  });
+
   const config = program.command('config').description('the configuration of this host');
   helpFor(config.command('check').description('connect to every configured server and report each one').addOption(jsonFlag()), {
     what: 'Checks the Ganymede MySQL, MongoDB, the API (and the token this host holds), the Cloud Control database and the SFTP\ntargets that the configuration names; prints target, address, result, latency and the error. Exit 0 when all pass.',

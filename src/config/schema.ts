@@ -108,6 +108,14 @@ export const configSchema = z.strictObject({
       key_file: path.optional(),
     })
     .prefault({}),
+  retention: z
+    .strictObject({
+      events_days: positiveInt.default(14),
+      metrics_days: positiveInt.default(14),
+      attempts_days: positiveInt.default(14),
+      batch_rows: positiveInt.max(100_000).default(5_000),
+    })
+    .prefault({}),
   check: z
     .strictObject({
       failed_window_hours: positiveInt.default(24),
