@@ -8,9 +8,12 @@ import { messageOf } from '../errors.js';
 import { authenticate, principalName, type Principal } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http.js';
 import { matchRoute } from './routes.js';
+import { renderMetrics, type RequestStats } from './prometheus.js';
 
 export interface ApiServerOptions {
   db: Db;
+  /** Request counts and latency for /metrics; one per server. */
+  stats: RequestStats;
   log: Logger;
   adminToken: string | undefined;
   maxBodyBytes: number;
@@ -23,6 +26,13 @@ const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 
 async function handle(options: ApiServerOptions, request: IncomingMessage, response: ServerResponse): Promise<Principal | undefined> {
   const url = new URL(request.url ?? '/', 'http://api.invalid');
   const method = request.method ?? 'GET';
+  if (url.pathname === '/metrics' && method === 'GET') {
+    // Prometheus scrapes without a token: the numbers hold no secrets; keep api.listen on a private address.
+    const text = await renderMetrics(options.db, options.stats);
+    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    response.end(text);
+    return undefined;
+  }
   const matched = matchRoute(method, url.pathname);
   const principal = url.pathname === '/v1/health' ? ({ kind: 'admin' } as const) : await authenticate(request, options.db, options.adminToken);
   const result = await matched.route.handle({
@@ -73,7 +83,9 @@ export function createApiServer(options: ApiServerOptions): Server {
       })
       .finally(() => {
         const path = new URL(request.url ?? '/', 'http://api.invalid').pathname;
-        options.log.info(`${request.method} ${path} ${response.statusCode} ${Math.round(performance.now() - started)}ms`, { geo: principalName(principal) });
+        const elapsedMs = performance.now() - started;
+        options.stats.record(request.method ?? 'GET', response.statusCode, elapsedMs / 1000);
+        options.log.info(`${request.method} ${path} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: principalName(principal) });
       });
   });
   inFlight.set(server, new Set());

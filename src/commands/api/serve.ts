@@ -3,6 +3,7 @@ import { configError, unreachableError } from '../../errors.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { createApiServer, listen, stopServer } from '../../api/server.js';
+import { RequestStats } from '../../api/prometheus.js';
 import { openStateDb } from '../../state/db.js';
 
 export interface ApiServeOptions {
@@ -40,6 +41,7 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
   const db = await openStateDb(options.loaded);
   const server = createApiServer({
     db,
+    stats: new RequestStats(),
     log,
     adminToken,
     maxBodyBytes: config.api.max_body_bytes,
