@@ -14,6 +14,7 @@ export async function runPurge({ loaded, dryRun = false, now = new Date() }: { l
   const kinds = [
     { what: 'status events', table: 'events', where: 'received_at < ?', days: retention.events_days },
     { what: 'metric points', table: 'metric_points', where: 'at < ?', days: retention.metrics_days },
+    { what: 'metric minutes', table: 'metric_minutes', where: 'minute < ?', days: retention.metrics_days },
     {
       what: 'attempts of finished steps',
       table: 'step_attempts',

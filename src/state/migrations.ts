@@ -178,4 +178,23 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 3,
+    name: 'metric minutes: per-minute aggregates of the metric points',
+    statements: [
+      table(
+        'metric_minutes',
+        `  name VARCHAR(64) NOT NULL,
+  dimensions_hash CHAR(40) CHARACTER SET ascii NOT NULL,
+  minute DATETIME NOT NULL,
+  dimensions VARCHAR(512) NOT NULL,
+  sum_value DOUBLE NOT NULL,
+  min_value DOUBLE NOT NULL,
+  max_value DOUBLE NOT NULL,
+  sample_count BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (name, dimensions_hash, minute),
+  KEY ix_metric_minutes_minute (minute)`,
+      ),
+    ],
+  },
 ];
