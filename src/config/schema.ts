@@ -108,6 +108,13 @@ export const configSchema = z.strictObject({
       key_file: path.optional(),
     })
     .prefault({}),
+  alerts: z
+    .strictObject({
+      /** Called (POST, JSON) once per new failure and once on its recovery; failed calls are retried by later ticks. */
+      webhook_url: httpUrl.optional(),
+      timeout_ms: positiveInt.max(30_000).default(3_000),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       events_days: positiveInt.default(14),

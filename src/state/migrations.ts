@@ -197,4 +197,20 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 4,
+    name: 'alert states for the webhook: one per failure, notified once when it fires and once when it recovers',
+    statements: [
+      table(
+        'alert_states',
+        `  alert_key VARCHAR(96) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  firing TINYINT(1) NOT NULL,
+  detail VARCHAR(1000) NOT NULL,
+  changed_at DATETIME(3) NOT NULL,
+  notified TINYINT(1) NOT NULL DEFAULT 0,
+  attempts INT UNSIGNED NOT NULL DEFAULT 0,
+  KEY ix_alert_states_pending (notified)`,
+      ),
+    ],
+  },
 ];

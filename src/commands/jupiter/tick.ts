@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { centreDirs, requireSettings } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
 import { createLogger } from '../../log.js';
+import { messageOf } from '../../errors.js';
 import { ganymedeBin } from '../../self.js';
 import { stateDbTarget, type Db } from '../../state/db.js';
 import { advanceCycles } from '../../state/cycles.js';
@@ -100,6 +101,11 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
     if (started.exited) exits.push(started.exited);
     launched.push({ ...base, pid: started.pid });
     log.info(`launched ${claim.name} (attempt ${claim.attempt}) pid ${started.pid ?? '?'}, log ${logPath}`, { txn: claim.txnId ?? undefined, cycle: base.cycle });
+  }
+  // Alerts go out after the launches, so a slow webhook never delays work.
+  if (!options.dryRun && options.loaded.config.alerts.webhook_url) {
+    const { notifyAlerts } = await import('../../alerts/webhook.js');
+    await notifyAlerts(options.loaded, options.db, log).catch((error: unknown) => log.warn(`alerts: ${messageOf(error)}`));
   }
   return {
     dryRun: options.dryRun ?? false,
