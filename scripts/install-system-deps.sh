@@ -10,6 +10,7 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 /usr/bin/python3 -c 'import mockupdb, mongomock' >/dev/null 2>&1 || need+=(python3-mockupdb python3-mongomock)
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -1,0 +1,62 @@
+// `ganymede status` as a person sees it: rendered in an 80-column tmux pane, captured, and read back.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ganymedeBin } from '../support/cli.js';
+import { tempDir, testCentre } from '../support/ganymede.js';
+import { mysqlUrlFor } from '../support/mysql.js';
+import { openStateDb } from '../../src/state/db.js';
+import { addGeo } from '../../src/state/geos.js';
+import { closeTransaction, openTransaction } from '../../src/state/transactions.js';
+
+const centre = await testCentre('tmux', { 'logging.level': 'error' });
+const dir = tempDir('tmux');
+const session = `gmd-${randomBytes(4).toString('hex')}`;
+after(async () => {
+  try {
+    execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+  dir.remove();
+  await centre.dispose();
+});
+
+test('status fits an 80-column pane for 10 GEOs and reads right: matrix, legend, failures with their reason', async () => {
+  const db = await openStateDb(centre.loaded);
+  const hour = Date.now() - (Date.now() % 3_600_000);
+  for (let i = 0; i < 10; i++) {
+    const geo = (await addGeo(db, { name: `geo-${String(i).padStart(2, '0')}-long`, publicKey: 'k', keyFingerprint: 'F'.repeat(40) }))!.geo;
+    for (let h = 1; h <= 3; h++) {
+      const opened = await openTransaction(db, geo.id, new Date(hour - h * 3_600_000));
+      if (opened.kind !== 'opened') throw new Error('open failed');
+      await closeTransaction(db, opened.txn.id, { name: 'f.gpg', size: 1, sha256: '0'.repeat(64) });
+      const state = i === 3 && h === 1 ? 'failed' : 'done';
+      await db.query('UPDATE transactions SET state = ?, error = ? WHERE id = ?', [state, state === 'failed' ? 'load failed 5 times; last: the scratch MySQL went away' : null, opened.txn.id]);
+    }
+  }
+  await db.end();
+  const script = join(dir.path, 'status.sh');
+  writeFileSync(script, `#!/bin/sh\nGANYMEDE_MYSQL_URL='${mysqlUrlFor(centre.database)}' NO_COLOR=1 '${process.execPath}' '${ganymedeBin}' status\necho END-OF-STATUS\nsleep 30\n`, { mode: 0o700 });
+  execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '50', script]);
+  let screen = '';
+  for (let tries = 0; tries < 100 && !screen.includes('END-OF-STATUS'); tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    screen = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+  }
+  const lines = screen.split('\n');
+  assert.ok(lines.every((line) => line.length <= 80), 'nothing is wider than the pane');
+  const rows = lines.filter((line) => /^geo-\d\d-long /.test(line));
+  assert.equal(rows.length, 10, `each GEO on one line:\n${screen}`);
+  // 24 hours, the last 3 before the current hour done (#), except geo-03's latest, which failed (x).
+  const cells = (line: string) => line.slice(line.indexOf('  ') + 2).trim().split(' ');
+  assert.deepEqual(cells(rows[0]!).slice(-4), ['#', '#', '#', '-']);
+  assert.deepEqual(cells(rows[3]!).slice(-4), ['#', '#', 'x', '-']);
+  assert.match(screen, /legend: # done/);
+  assert.match(screen, /failed or retrying:/);
+  assert.match(screen, /geo-03-long .* failed/);
+  assert.match(screen, /load failed 5 times; last: the scratch MySQL went away/);
+});
