@@ -35,12 +35,12 @@ test('a failure is announced once, retried while the receiver fails, and its rec
   const [txnId] = await deliveredTransactions(db, 1, 1);
   await db.query("UPDATE steps SET state = 'done' WHERE txn_id = ?", [txnId]);
   await run();
-  assert.deepEqual(received, [], 'nothing failing, nothing sent');
+  assert.equal(received.length, 0, 'nothing failing, nothing sent');
 
   await db.query("UPDATE transactions SET state = 'failed', step = 'load', error = 'load failed 5 times; last: disk full' WHERE id = ?", [txnId]);
   answer = 503;
   await run();
-  assert.deepEqual(received, [], 'the receiver refused it');
+  assert.equal(received.length, 0, 'the receiver refused it');
   answer = 200;
   await run();
   await run();

@@ -16,7 +16,8 @@ import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js
 import { EventReporter } from '../../agent/event-reporter.js';
 import { readAgentKeys } from '../../agent/keys.js';
 import { connectSource, sourceTarget } from '../../agent/source-db.js';
-import { openSnapshot } from '../../pipeline/extract.js';
+import { estimateTables, openSnapshot } from '../../pipeline/extract.js';
+import { createProgress } from '../../progress.js';
 import { dumpArchive } from '../../pipeline/dump-archive.js';
 import { sealToFile } from '../../pipeline/seal-file.js';
 import type { TableDataStream } from '../../pipeline/table-data-stream.js';
@@ -126,13 +127,19 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     spool = join(workDir, `${name}${spoolSuffix}`);
     let current: { table: string; stream: TableDataStream } | undefined;
     let doneRows = 0;
-    const reportProgress = (phase: string) => {
+    const estimated = (await estimateTables(source, { database: target.database, include: agent.source.include, exclude: agent.source.exclude }).catch(() => []))
+      .reduce((sum, table) => sum + table.estimatedRows, 0);
+    const bar = createProgress({ label: 'extracting', total: estimated, unit: 'rows' });
+    let lastEvent = 0;
+    const reportProgress = () => {
       if (!current) return;
       const rows = doneRows + current.stream.rows;
-      events.report(txnId, { level: 'debug', phase, table: current.table, rows, bytes: current.stream.bytes });
-      log.info(`extracting ${current.table}: ${current.stream.rows} rows (${rows} in all)`);
+      bar.update(rows, `(${current.table})`);
+      if (Date.now() - lastEvent < (options.progressEveryMs ?? 5_000)) return;
+      lastEvent = Date.now();
+      events.report(txnId, { level: 'debug', phase: 'extracting', table: current.table, rows, bytes: current.stream.bytes });
     };
-    progress = setInterval(() => reportProgress('extracting'), options.progressEveryMs ?? 5_000);
+    progress = setInterval(reportProgress, 250);
     progress.unref();
     const archive = dumpArchive(snapshot, {
       onTable: (table, stream) => {
@@ -144,6 +151,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
       throw spaceError(error, workDir);
     });
     clearInterval(progress);
+    bar.finish();
     const manifest = snapshot.manifest();
     await snapshot.close();
     source.destroy();
