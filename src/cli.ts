@@ -165,7 +165,12 @@ ${renderExitCodeTable()}
       if (options.force && !options.lease) {
         const [{ withStateDb }, { resetCycleStep }, { parseCycle }] = await Promise.all([import('./commands/context.js'), import('./state/cycles.js'), import('./cycle.js')]);
         const cycleStart = parseCycle(options.cycle);
-        if (cycleStart) await withStateDb(config, (db) => resetCycleStep(db, cycleStart, step));
+        const { auditCli } = await import('./commands/audit.js');
+        if (cycleStart) {
+          await withStateDb(config, async (db) => {
+            if (await resetCycleStep(db, cycleStart, step)) await auditCli(db, `cycle.${step}.force`, `cycle:${options.cycle}`);
+          });
+        }
       }
       await withStopSignal((signal) => runCycleStep({ loaded: config, step, cycle: options.cycle, leaseToken: options.lease, force: options.force, signal }, work));
     });
@@ -290,6 +295,21 @@ ${renderExitCodeTable()}
     }
     printResult(result, options.json, describeCheck);
     if (result.status !== 'ok') throw new GanymedeError(CheckStatus[result.status] as ExitCodeValue, `check: ${result.status}`, { quiet: true });
+  });
+
+  helpFor(
+    program
+      .command('audit')
+      .description('who did what, when and from where: every admin action through the API or the CLI')
+      .option('--actor <actor>', 'admin-token, geo:<name> or os:<user>')
+      .option('--action <action>', 'e.g. geo.rotate-token')
+      .option('--target <target>', 'e.g. geo:emea, txn:42')
+      .option('--limit <n>', 'at most n entries (default 200)', (value) => positiveNumber(value, '--limit'))
+      .addOption(jsonFlag()),
+    { when: 'by hand, or from a security review.', examples: ['ganymede audit', 'ganymede audit --target geo:emea --json'] },
+  ).action(async (options: { actor?: string; action?: string; target?: string; limit?: number; json?: boolean }, command: Command) => {
+    const { runAudit, describeAudit } = await import('./commands/audit.js');
+    printResult(await runAudit({ loaded: await loaded(command), ...options }), options.json, describeAudit);
   });
 
   const metrics = program.command('metrics').description('data points the steps record: duration, rows, bytes, documents written');

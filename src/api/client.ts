@@ -1,9 +1,13 @@
 // What agents and tools use to talk to the status API. Every failure becomes a one-line GanymedeError:
-// unreachable or 5xx (retry later), 401/403 (the token: a configuration matter), 409 (a conflict the
-// caller decides about), anything else refused.
+// unreachable, 429 or 5xx (retry later), 401/403 and TLS verification (a configuration matter), 409 (a
+// conflict the caller decides about), anything else refused. node:http(s) rather than fetch: Node's fetch
+// takes no CA or client certificate per request, and undici is not installed to give it one.
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { ExitCode } from '../exit-codes.js';
-import { GanymedeError, messageOf } from '../errors.js';
+import { configError, GanymedeError, messageOf } from '../errors.js';
 import type { Transaction } from '../state/transactions.js';
+import { minTlsVersion, readPemFile } from './tls.js';
 
 export interface ApiEvent {
   key: string;
@@ -38,47 +42,140 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Who is calling, for messages: "GEO emea". */
   as: string;
+  /** PEM CA(s) the API's certificate must chain to (api.ca_file); the system's CAs when absent. */
+  caFile?: string | undefined;
+  /** PEM client certificate and its key, for an API that wants one (api.client_cert_file, api.client_key_file). */
+  clientCertFile?: string | undefined;
+  clientKeyFile?: string | undefined;
+  /** Allows http:// to a host other than this machine (api.allow_insecure): the token crosses the network in clear. */
+  allowInsecure?: boolean | undefined;
+}
+
+const isLoopbackHost = (hostname: string) => hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+
+/** The API's URL, refused when it would send a token in clear text to another machine. */
+export function checkApiUrl(baseUrl: string, allowInsecure = false): URL {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw configError(`api.url ${baseUrl} is not a URL`, { hint: 'write it as https://host:port' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(`api.url ${baseUrl}: expected http:// or https://`, { hint: 'write it as https://host:port' });
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !allowInsecure) {
+    throw configError(`api.url ${url.origin} is plain http:// to another machine, so the token would cross the network in clear text; use https:// or set api.allow_insecure to true`);
+  }
+  return url;
+}
+
+// OpenSSL's certificate verification results (and Node's name check) as error codes.
+const tlsVerificationCode = /^(UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED|CERT_|INVALID_CA|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)/;
+const tlsHandshakeCode = /^(ERR_SSL_|ERR_TLS_|EPROTO$)/;
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
 }
 
 export class ApiClient {
   private readonly timeoutMs: number;
+  private connection: { url: URL; agent: HttpAgent } | undefined;
 
   constructor(private readonly options: ApiClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(path, this.options.baseUrl);
-    let response: Response;
+    const { url: base, agent } = this.connect();
+    const url = new URL(path, base);
+    let reply: Reply;
     try {
-      response = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${this.options.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      reply = await this.send(url, agent, method, body === undefined ? undefined : JSON.stringify(body));
     } catch (error) {
-      const detail = (error as { cause?: { code?: string; message?: string } }).cause;
-      const cause = detail?.code ?? ((error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : detail?.message ?? messageOf(error));
-      if (/bad port/i.test(cause)) throw new GanymedeError(ExitCode.config, `the status API address ${url.host} is refused by fetch (${cause})`, { hint: 'check api.url' });
-      throw new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${cause}`, { hint: 'is `ganymede api` running? check api.url' });
+      throw this.connectionError(error, url);
     }
-    const text = await response.text();
     let parsed: Record<string, unknown> = {};
     try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      parsed = reply.text ? (JSON.parse(reply.text) as Record<string, unknown>) : {};
     } catch {
-      parsed = { error: text.slice(0, 200) };
+      parsed = { error: reply.text.slice(0, 200) };
     }
-    if (response.ok) return parsed as T;
-    const reason = typeof parsed.error === 'string' ? parsed.error : `HTTP ${response.status}`;
-    const what = `the status API answered ${response.status} to ${method} ${url.pathname}: ${reason}`;
-    if (response.status === 401 || response.status === 403) {
-      throw new GanymedeError(ExitCode.config, what, { hint: `check the token of ${this.options.as} (agent.token_file); was it rotated or the GEO disabled?` });
+    const { status } = reply;
+    if (status >= 200 && status < 300) return parsed as T;
+    const reason = typeof parsed.error === 'string' ? parsed.error : `HTTP ${status}`;
+    const what = `the status API answered ${status} to ${method} ${url.pathname}: ${reason}`;
+    if (status === 401 || status === 403) {
+      const hint = /client certificate/i.test(reason)
+        ? `check api.client_cert_file and api.client_key_file of ${this.options.as}: the certificate must be signed by the API's client CA and name the GEO`
+        : `check the token of ${this.options.as} (agent.token_file); was it rotated or the GEO disabled?`;
+      throw new GanymedeError(ExitCode.config, what, { hint });
     }
-    if (response.status === 409) throw new ApiConflict(reason, parsed.transaction as ApiTransaction | undefined);
-    if (response.status >= 500) throw new GanymedeError(ExitCode.unreachable, what, { hint: 'the centre has a problem; this run can be retried later' });
+    if (status === 409) throw new ApiConflict(reason, parsed.transaction as ApiTransaction | undefined);
+    if (status === 429) {
+      const retryAfter = Number(reply.headers['retry-after']);
+      throw new GanymedeError(ExitCode.unreachable, what, { hint: `too many failed authentications came from this address${retryAfter > 0 ? `; try again in ${retryAfter} s` : ''}` });
+    }
+    if (status >= 500) throw new GanymedeError(ExitCode.unreachable, what, { hint: 'the centre has a problem; this run can be retried later' });
     throw new GanymedeError(ExitCode.refused, what);
+  }
+
+  /** The URL and an agent with the TLS settings, made on first use (so a constructor never throws). */
+  private connect(): { url: URL; agent: HttpAgent } {
+    if (this.connection) return this.connection;
+    const { caFile, clientCertFile, clientKeyFile } = this.options;
+    const url = checkApiUrl(this.options.baseUrl, this.options.allowInsecure);
+    if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
+      throw configError(`${clientCertFile ? 'api.client_key_file' : 'api.client_cert_file'} is not set`, { hint: 'a client certificate needs both api.client_cert_file and api.client_key_file' });
+    }
+    // Without keep-alive: a few requests an hour, and no idle socket may keep a cron run from exiting.
+    const agent =
+      url.protocol === 'https:'
+        ? new HttpsAgent({
+            keepAlive: false,
+            minVersion: minTlsVersion,
+            ca: caFile ? readPemFile(caFile, 'api.ca_file', 'CA certificate') : undefined,
+            cert: clientCertFile ? readPemFile(clientCertFile, 'api.client_cert_file', 'client certificate') : undefined,
+            key: clientKeyFile ? readPemFile(clientKeyFile, 'api.client_key_file', 'client key') : undefined,
+          })
+        : new HttpAgent({ keepAlive: false });
+    this.connection = { url, agent };
+    return this.connection;
+  }
+
+  private send(url: URL, agent: HttpAgent, method: string, payload: string | undefined): Promise<Reply> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json' };
+    if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) });
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<Reply>((resolve, reject) => {
+      const outgoing = send(url, { method, headers, agent }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      });
+      // One deadline for the whole exchange, as fetch's AbortSignal.timeout gave: connect, send, answer.
+      const timer = setTimeout(() => outgoing.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'GMD_TIMEOUT' })), this.timeoutMs);
+      outgoing.on('error', reject);
+      outgoing.on('close', () => clearTimeout(timer));
+      outgoing.end(payload);
+    });
+  }
+
+  private connectionError(error: unknown, url: URL): GanymedeError {
+    const code = String((error as NodeJS.ErrnoException).code ?? '');
+    if (code === 'GMD_TIMEOUT') return new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${messageOf(error)}`, { hint: 'is `ganymede api` running? check api.url' });
+    if (tlsVerificationCode.test(code)) {
+      return configError(`TLS verification of the status API at ${url.host} failed: ${code} (${messageOf(error)})`, {
+        hint: "check api.ca_file: it must hold the CA that signed the API's certificate, and api.url must use a name the certificate is for",
+      });
+    }
+    if (tlsHandshakeCode.test(code)) {
+      return configError(`the TLS handshake with the status API at ${url.host} failed: ${code} (${messageOf(error)})`, {
+        hint: 'check that api.url says https:// only if the API serves HTTPS, and the client certificate settings (api.client_cert_file, api.client_key_file)',
+      });
+    }
+    return new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${code || messageOf(error)}`, { hint: 'is `ganymede api` running? check api.url' });
   }
 
   openTransaction(geo: string, cycle: string, options: { force?: boolean; agentHost?: string } = {}) {

@@ -1,14 +1,20 @@
-// The status API server: node:http, one log line per request, never a crash on bad input, and a
-// graceful stop on SIGTERM (stop accepting, finish what is in flight, close idle keep-alive sockets).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The status API server: node:http, or node:https when given a certificate (TLS 1.2+, optionally
+// mutual TLS), one log line per request, never a crash on bad input, failed authentications limited per
+// source address, an audit row for every admin change, and a graceful stop on SIGTERM (stop accepting,
+// finish what is in flight, close idle keep-alive sockets).
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Db } from '../state/db.js';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { authenticate, principalName, type Principal } from './auth.js';
+import { recordAudit } from '../state/audit.js';
+import { authenticateRequest, principalName, type Principal } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http.js';
-import { matchRoute } from './routes.js';
+import { matchRoute, type RouteResult } from './routes.js';
 import { renderMetrics, type RequestStats } from './prometheus.js';
+import { AuthFailureLimiter, sourceAddressOf, type AuthFailureLimitOptions } from './rate-limit.js';
+import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -19,11 +25,24 @@ export interface ApiServerOptions {
   maxBodyBytes: number;
   maxEventsPerRequest: number;
   requestTimeoutMs: number;
+  /** HTTPS with this certificate and key (TLS 1.2+), and mutual TLS with a client CA; plain HTTP when absent. */
+  tls?: ApiTlsOptions | undefined;
+  /** serverTlsOptions(tls) when already read (the files are read once); read here otherwise. */
+  tlsServerOptions?: HttpsServerOptions | undefined;
+  /** Failed authentications allowed per source address; no limit when absent. */
+  authFailures?: AuthFailureLimitOptions | undefined;
+}
+
+export type ApiServer = HttpServer | HttpsServer;
+
+interface ServerState {
+  options: ApiServerOptions;
+  limiter: AuthFailureLimiter | undefined;
 }
 
 const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'ER_CON_COUNT_ERROR', 'ECONNRESET', 'ER_SERVER_SHUTDOWN']);
 
-async function handle(options: ApiServerOptions, request: IncomingMessage, response: ServerResponse): Promise<Principal | undefined> {
+async function handle({ options, limiter }: ServerState, request: IncomingMessage, response: ServerResponse): Promise<Principal | undefined> {
   const url = new URL(request.url ?? '/', 'http://api.invalid');
   const method = request.method ?? 'GET';
   if (url.pathname === '/metrics' && method === 'GET') {
@@ -34,7 +53,11 @@ async function handle(options: ApiServerOptions, request: IncomingMessage, respo
     return undefined;
   }
   const matched = matchRoute(method, url.pathname);
-  const principal = url.pathname === '/v1/health' ? ({ kind: 'admin' } as const) : await authenticate(request, options.db, options.adminToken);
+  const source = sourceAddressOf(request);
+  const principal =
+    url.pathname === '/v1/health'
+      ? ({ kind: 'admin' } as const)
+      : await authenticateRequest(request, source, { db: options.db, adminToken: options.adminToken, tls: options.tls, limiter, log: options.log });
   const result = await matched.route.handle({
     db: options.db,
     principal,
@@ -43,15 +66,45 @@ async function handle(options: ApiServerOptions, request: IncomingMessage, respo
     body: () => readJsonBody(request, options.maxBodyBytes),
     maxEventsPerRequest: options.maxEventsPerRequest,
   });
+  if (principal.kind === 'admin' && url.pathname !== '/v1/health') await auditAdminAction(options, method, url.pathname, result, source);
   sendJson(response, result.status, result.body);
   return url.pathname === '/v1/health' ? undefined : principal;
 }
 
-const stopping = new WeakSet<Server>();
-const inFlight = new WeakMap<Server, Set<ServerResponse>>();
+/** What the GEO routes reply with, as far as the audit trail needs it. */
+type GeoReply = { geo: { name: string; enabled: boolean; keyFingerprint: string; tokenHint: string } };
 
-export function createApiServer(options: ApiServerOptions): Server {
-  const server = createServer({ requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs }, (request, response) => {
+/** The admin's changes that leave an audit row, by route; the action may depend on the reply. */
+const auditedRoutes: { method: string; pattern: RegExp; audit: (reply: GeoReply) => { action: string; detail: Record<string, unknown> } }[] = [
+  { method: 'POST', pattern: /^\/v1\/geos$/, audit: ({ geo }) => ({ action: 'geo.add', detail: { keyFingerprint: geo.keyFingerprint } }) },
+  { method: 'PATCH', pattern: /^\/v1\/geos\/[^/]+$/, audit: ({ geo }) => ({ action: geo.enabled ? 'geo.enable' : 'geo.disable', detail: { enabled: geo.enabled } }) },
+  { method: 'POST', pattern: /^\/v1\/geos\/[^/]+\/rotate-token$/, audit: ({ geo }) => ({ action: 'geo.rotate-token', detail: { tokenHint: geo.tokenHint } }) },
+  { method: 'POST', pattern: /^\/v1\/geos\/[^/]+\/rotate-key$/, audit: ({ geo }) => ({ action: 'geo.rotate-key', detail: { keyFingerprint: geo.keyFingerprint } }) },
+];
+
+/**
+ * Records a successful admin change. The change is made by then: if the row cannot be written the reply
+ * still says what happened, and the log says loudly that the trail misses it.
+ */
+async function auditAdminAction(options: ApiServerOptions, method: string, pathname: string, result: RouteResult, source: string): Promise<void> {
+  const audited = auditedRoutes.find((candidate) => candidate.method === method && candidate.pattern.test(pathname));
+  if (!audited || result.status >= 300) return;
+  const reply = result.body as GeoReply;
+  const { action, detail } = audited.audit(reply);
+  try {
+    await recordAudit(options.db, { actor: 'admin-token', action, target: `geo:${reply.geo.name}`, detail, sourceAddress: source });
+  } catch (error) {
+    options.log.error(`the audit trail misses ${action} of GEO ${reply.geo.name} from ${source}: ${messageOf(error)}`);
+  }
+}
+
+const stopping = new WeakSet<ApiServer>();
+const inFlight = new WeakMap<ApiServer, Set<ServerResponse>>();
+
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const state: ServerState = { options, limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined };
+  const timeouts = { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs };
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     // While draining, every reply closes its connection, so a keep-alive client cannot hold the stop up.
     if (stopping.has(server)) response.setHeader('connection', 'close');
@@ -59,7 +112,7 @@ export function createApiServer(options: ApiServerOptions): Server {
     responses.add(response);
     response.once('close', () => responses.delete(response));
     let principal: Principal | undefined;
-    handle(options, request, response)
+    handle(state, request, response)
       .then((who) => {
         principal = who;
       })
@@ -87,8 +140,15 @@ export function createApiServer(options: ApiServerOptions): Server {
         options.stats.record(request.method ?? 'GET', response.statusCode, elapsedMs / 1000);
         options.log.info(`${request.method} ${path} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: principalName(principal) });
       });
-  });
+  };
+  const server: ApiServer = options.tls
+    ? createHttpsServer({ ...timeouts, ...(options.tlsServerOptions ?? serverTlsOptions(options.tls)) }, onRequest)
+    : createServer(timeouts, onRequest);
   inFlight.set(server, new Set());
+  // A refused handshake (an old TLS version, a client that distrusts our certificate) never becomes a request.
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
+    options.log.warn(`TLS handshake from ${socket.remoteAddress ?? 'unknown'} failed: ${error.code ?? messageOf(error)}`);
+  });
   server.on('clientError', (error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
@@ -97,7 +157,7 @@ export function createApiServer(options: ApiServerOptions): Server {
   return server;
 }
 
-export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+export function listen(server: ApiServer, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -108,7 +168,7 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
 }
 
 /** Stops accepting, lets requests in flight finish for up to graceMs, then closes what is left. */
-export async function stopServer(server: Server, graceMs: number): Promise<void> {
+export async function stopServer(server: ApiServer, graceMs: number): Promise<void> {
   stopping.add(server);
   for (const response of inFlight.get(server) ?? []) {
     if (!response.headersSent) response.setHeader('connection', 'close');

@@ -14,7 +14,7 @@ const envPrefix = 'GANYMEDE_';
 /** Environment variables that are not settings: where the file is, and the test rig's own. */
 const envNotSettings = [/^GANYMEDE_CONFIG$/, /^GANYMEDE_TEST_/];
 /** Files that hold private material besides the secrets: checked for existence and mode at start. */
-const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'glassbeam.key_file', 'archive.key_file'];
+const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'glassbeam.key_file', 'archive.key_file', 'api.tls.key_file', 'api.client_key_file'];
 
 export interface LoadConfigOptions {
   /** --config; else GANYMEDE_CONFIG; else /etc/ganymede/ganymede.json if it exists. null: no file at all. */

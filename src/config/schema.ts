@@ -62,6 +62,23 @@ export const configSchema = z.strictObject({
       url: httpUrl.default('http://127.0.0.1:8080'),
       admin_token_file: path.optional(),
       max_body_bytes: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+      /** Agents and tools: the CA that signed the API's certificate, and their own client certificate for mTLS. */
+      ca_file: path.optional(),
+      client_cert_file: path.optional(),
+      client_key_file: path.optional(),
+      /** Allow plain http:// to a non-loopback API address (on purpose only). */
+      allow_insecure: z.boolean().default(false),
+      /** Failed authentications per source address before 429; 0 turns the limit off. */
+      auth_failure_limit: z.number().int().min(0).max(10_000).default(10),
+      auth_failure_window_ms: positiveInt.min(1_000).default(60_000),
+      tls: z
+        .strictObject({
+          cert_file: path.optional(),
+          key_file: path.optional(),
+          client_ca_file: path.optional(),
+          admin_client_cert_name: z.string().min(1).max(191).optional(),
+        })
+        .prefault({}),
       max_events_per_request: positiveInt.max(10_000).default(500),
       request_timeout_ms: positiveInt.default(15_000),
     })

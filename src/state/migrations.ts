@@ -213,4 +213,23 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 5,
+    name: 'audit trail of admin actions',
+    statements: [
+      table(
+        'audit_log',
+        `  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  at DATETIME(3) NOT NULL,
+  actor VARCHAR(96) NOT NULL,
+  action VARCHAR(64) NOT NULL,
+  target VARCHAR(191) NOT NULL,
+  detail TEXT NULL,
+  source_address VARCHAR(45) NULL,
+  KEY ix_audit_at (at),
+  KEY ix_audit_actor (actor, at),
+  KEY ix_audit_target (target, at)`,
+      ),
+    ],
+  },
 ];

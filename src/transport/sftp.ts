@@ -4,9 +4,10 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { ExitCode } from '../exit-codes.js';
-import { failedError, messageOf } from '../errors.js';
+import { configError, failedError, messageOf, refusedError } from '../errors.js';
 import {
   checkName,
   checkPrefix,
@@ -37,6 +38,11 @@ export interface SftpTransportOptions {
   privateKeyLabel?: string;
   /** `SHA256:…` as `ssh-keygen -l` prints it; when set, any other host key is refused. */
   hostKeyFingerprint?: string;
+  /**
+   * Or the host key itself as known_hosts has it, `ssh-ed25519 AAAA…` (a host name before and a comment
+   * after are allowed): any other key is refused, and only keys of its type are negotiated.
+   */
+  hostPublicKey?: string;
   connectTimeoutMs?: number;
 }
 
@@ -53,6 +59,62 @@ const downloadChunkBytes = 256 * 1024;
 const keepaliveIntervalMs = 10_000;
 const keepaliveCountMax = 3;
 
+/** The SHA256 fingerprint of a host key blob, as `ssh-keygen -l` prints it. */
+export const fingerprintOfKey = (blob: Buffer) => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+
+/**
+ * The key type a host key blob starts with, e.g. `ssh-ed25519`, if the blob is well formed: SSH strings
+ * (a 4-byte length, then the bytes) that fill it exactly, so a line cut short is not taken for a key.
+ */
+function keyTypeOf(blob: Buffer): string | undefined {
+  const fields: Buffer[] = [];
+  for (let at = 0; at < blob.length; ) {
+    if (at + 4 > blob.length) return undefined;
+    const end = at + 4 + blob.readUInt32BE(at);
+    if (end > blob.length) return undefined;
+    fields.push(blob.subarray(at + 4, end));
+    at = end;
+  }
+  return fields.length >= 2 && fields[0]!.length <= 64 ? fields[0]!.toString('latin1') : undefined;
+}
+
+/** A known_hosts-style line, checked: its type and fingerprint. A line that is not one is a config error. */
+export function parseHostPublicKey(line: string): { keyType: string; fingerprint: string } {
+  const fields = line.trim().split(/\s+/);
+  const at = fields.findIndex((field) => /^(ssh-|ecdsa-|sk-)[a-z0-9@.-]+$/.test(field));
+  const keyType = fields[at];
+  const encoded = fields[at + 1];
+  const blob = encoded && /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
+  if (at < 0 || at > 1 || fields[0]?.startsWith('@') || !keyType || !blob || keyTypeOf(blob) !== keyType) {
+    throw configError(`the pinned host key "${line.trim().slice(0, 40)}…" is not a known_hosts line (\`ssh-ed25519 AAAA…\`)`, {
+      hint: 'copy it from `ssh-keyscan -t ed25519 HOST` or the server\'s /etc/ssh/ssh_host_ed25519_key.pub, or give the SHA256:… fingerprint instead',
+    });
+  }
+  return { keyType, fingerprint: fingerprintOfKey(blob) };
+}
+
+// The signature algorithms that use an RSA host key; other key types name their own algorithm.
+const hostKeyAlgorithmsFor = (keyType: string) => (keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType]) as ServerHostKeyAlgorithm[];
+
+/** A login refused over the host key: both fingerprints, the key the server offers (to pin once confirmed), what to do. */
+function hostKeyRefusal(address: string, error: unknown, pin: { fingerprint: string; keyType: string | undefined }, seen: Buffer | undefined): Error | undefined {
+  const otherwise = 'otherwise treat the connection as intercepted';
+  if (seen && fingerprintOfKey(seen) !== pin.fingerprint) {
+    const [seenPrint, type] = [fingerprintOfKey(seen), keyTypeOf(seen) ?? 'unknown type'];
+    return refusedError(
+      `${address}: the server's host key is ${seenPrint}, not the pinned ${pin.fingerprint}; not connecting, nothing was sent`,
+      `if the server's key was changed on purpose, confirm ${seenPrint} on the server (ssh-keygen -l -f /etc/ssh/ssh_host_*_key.pub) and pin it, or its line "${type} ${seen.toString('base64')}"; ${otherwise}`,
+    );
+  }
+  if (pin.keyType && !seen && /no matching host key/i.test(messageOf(error))) {
+    return refusedError(
+      `${address}: the server has no ${pin.keyType} host key, the type of the pinned ${pin.fingerprint}; not connecting, nothing was sent`,
+      `if its keys were replaced on purpose, confirm the new one on the server and pin that line; ${otherwise}`,
+    );
+  }
+  return undefined;
+}
+
 interface Session {
   client: SftpClient;
   ready: Promise<void>;
@@ -61,11 +123,14 @@ interface Session {
 export class SftpTransport implements Transport {
   private session: Session | undefined;
   private readonly address: string;
+  /** The pinned host key, if any: from hostPublicKey, else hostKeyFingerprint. */
+  private readonly pin: { fingerprint: string; keyType: string | undefined } | undefined;
 
   constructor(private readonly options: SftpTransportOptions) {
     const port = options.port === 22 ? '' : `:${options.port}`;
     const where = options.root.startsWith('/') ? options.root : `/~/${options.root}`;
     this.address = `sftp://${options.username}@${options.host}${port}${where}`;
+    this.pin = options.hostPublicKey !== undefined ? parseHostPublicKey(options.hostPublicKey) : options.hostKeyFingerprint !== undefined ? { fingerprint: options.hostKeyFingerprint, keyType: undefined } : undefined;
   }
 
   describe(): string {
@@ -202,8 +267,9 @@ export class SftpTransport implements Transport {
   }
 
   private async login(client: SftpClient): Promise<void> {
-    const { host, port, username, privateKey, hostKeyFingerprint } = this.options;
-    let seenHostKey: string | undefined;
+    const { host, port, username, privateKey } = this.options;
+    const pin = this.pin;
+    let seen: Buffer | undefined;
     try {
       await client.connect({
         host,
@@ -213,15 +279,20 @@ export class SftpTransport implements Transport {
         readyTimeout: this.options.connectTimeoutMs ?? defaultConnectTimeoutMs,
         keepaliveInterval: keepaliveIntervalMs,
         keepaliveCountMax,
+        // A server has a key of each type; asking for the pinned type makes it show that one.
+        ...(pin?.keyType ? { algorithms: { serverHostKey: hostKeyAlgorithmsFor(pin.keyType) } } : {}),
         hostVerifier: (key: Buffer) => {
-          seenHostKey = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-          return hostKeyFingerprint === undefined || seenHostKey === hostKeyFingerprint;
+          seen = key;
+          return pin === undefined || fingerprintOfKey(key) === pin.fingerprint;
         },
       });
     } catch (error) {
       await quietly(() => client.end());
+      const refusal = pin && hostKeyRefusal(this.address, error, pin, seen);
+      if (refusal) throw refusal;
+      const seenHostKey = seen && fingerprintOfKey(seen);
       const keyLabel = this.options.privateKeyLabel;
-      throw loginError(error, { address: this.address, username, host, port, keyLabel, pinnedHostKey: hostKeyFingerprint, seenHostKey });
+      throw loginError(error, { address: this.address, username, host, port, keyLabel, pinnedHostKey: pin?.fingerprint, seenHostKey });
     }
     // Nagle's algorithm against the server's delayed ACKs stalled every SFTP request ~40 ms: uploads
     // crawled at 1.6 MB/s on loopback until this was set. ssh2-sftp-client does not type its ssh2 Client.

@@ -14,7 +14,7 @@ let northTxn: number;
 const log = captureLog();
 
 before(async () => {
-  api = await startTestApi();
+  api = await startTestApi({ 'api.auth_failure_limit': 0 });
   [north, south] = await Promise.all([addGeo(api.url, api.adminToken, 'north'), addGeo(api.url, api.adminToken, 'south')]);
   const asSouth = clientFor(api.url, south.token);
   let hour = 0;

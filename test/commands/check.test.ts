@@ -43,7 +43,8 @@ test('a late hour is a WARNING naming the missing GEOs; a failed transaction and
   assert.equal(failed.status, 'critical');
   assert.ok(failed.findings.some((finding) => /1 failed transactions in the last 24 h: \d+ geo0 failed/.test(finding.what)));
 
-  const muchLater = new Date(hourAgo + 100 * 60_000);
+  // Past the send deadline of that hour, and at least 10 minutes after the real tick heartbeat.
+  const muchLater = new Date(Math.max(hourAgo + 100 * 60_000, Date.now() + 10 * 60_000));
   const unsent = await runCheck({ loaded: centre.loaded, now: muchLater });
   assert.ok(unsent.findings.some((finding) => /cycles not sent by their deadline/.test(finding.what)));
   assert.ok(unsent.findings.some((finding) => /jupiter tick last ran \d+ min ago/.test(finding.what)), 'the tick heartbeat is stale by then');

@@ -77,6 +77,13 @@ test('geo add prints nothing secret in logs, writes the token once; duplicates a
   assert.equal(badKey.code, ExitCode.config);
   assert.match(badKey.stderr, /private key where a public key is expected/);
 
+  const audit = await runCli(['audit', '--json'], env);
+  assert.equal(audit.code, 0, audit.stderr);
+  const entries = JSON.parse(audit.stdout) as Array<{ actor: string; action: string; target: string; detail: string }>;
+  assert.deepEqual(entries.map((entry) => [entry.action, entry.target]), [['geo.add', 'geo:emea']], 'the add is audited, the refused ones are not');
+  assert.match(entries[0]!.actor, /^os:/);
+  assert.ok(!entries[0]!.detail.includes(token), 'the audit trail never holds the token');
+
   const list = await runCli(['geo', 'list', '--json'], env);
   assert.equal(list.code, 0);
   const geos = JSON.parse(list.stdout) as Array<{ name: string; enabled: boolean }>;

@@ -88,7 +88,17 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     throw configError(`cannot create the agent work dir ${workDir}: ${code}`, { hint: 'check agent.work_dir: it must be a writable directory (or a path where one can be made)' });
   });
   const lock = await acquireHostLock('agent', workDir, 'the agent');
-  const api = new ApiClient({ baseUrl: loaded.config.api.url, token: loaded.secret('agent.token')!, as: `GEO ${geo}`, timeoutMs: loaded.config.api.request_timeout_ms });
+  const { api: apiConfig } = loaded.config;
+  const api = new ApiClient({
+    baseUrl: apiConfig.url,
+    token: loaded.secret('agent.token')!,
+    as: `GEO ${geo}`,
+    timeoutMs: apiConfig.request_timeout_ms,
+    caFile: apiConfig.ca_file,
+    clientCertFile: apiConfig.client_cert_file,
+    clientKeyFile: apiConfig.client_key_file,
+    allowInsecure: apiConfig.allow_insecure,
+  });
   const events = new EventReporter({ bufferFile: join(workDir, 'events.jsonl'), send: (txnId, batch) => api.postEvents(txnId, batch), log });
   const retry = { baseDelayMs: options.retryBaseDelayMs, maxAttempts: 4, onRetry: (line: string) => log.warn(line) };
   let txn: ApiTransaction | undefined;

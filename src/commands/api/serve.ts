@@ -1,17 +1,51 @@
 // `ganymede api`: serves the status API until SIGTERM or SIGINT, then drains and exits 0.
 import { configError, unreachableError } from '../../errors.js';
-import type { LoadedConfig } from '../../config/load.js';
+import { getPath, type LoadedConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
 import { createApiServer, listen, stopServer } from '../../api/server.js';
 import { RequestStats } from '../../api/prometheus.js';
+import type { AuthFailureLimitOptions } from '../../api/rate-limit.js';
+import { serverTlsOptions, type ApiTlsOptions } from '../../api/tls.js';
 import { openStateDb } from '../../state/db.js';
 
 export interface ApiServeOptions {
   loaded: LoadedConfig;
   /** Resolves when the server should stop; defaults to the first SIGTERM or SIGINT. */
   stopSignal?: Promise<unknown>;
-  onListening?: (address: { host: string; port: number }) => void;
+  onListening?: (address: { host: string; port: number; tls: boolean }) => void;
 }
+
+export interface ApiSecuritySettings {
+  tls: ApiTlsOptions | undefined;
+  authFailures: AuthFailureLimitOptions | undefined;
+}
+
+/**
+ * api.tls.* and api.auth_failure_*. Read by key (not typed) so that this works whether or not the
+ * schema declares them yet; the schema validates their types, this checks that they fit together.
+ */
+export function apiSecuritySettings(config: Config): ApiSecuritySettings {
+  const text = (key: string) => {
+    const value = getPath(config, key);
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const [certFile, keyFile, clientCaFile, adminClientCertName] = ['cert_file', 'key_file', 'client_ca_file', 'admin_client_cert_name'].map((key) => text(`api.tls.${key}`));
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw configError(`api.tls: ${certFile ? 'api.tls.key_file' : 'api.tls.cert_file'} is not set`, { hint: 'HTTPS needs both api.tls.cert_file and api.tls.key_file' });
+  }
+  if (clientCaFile && !certFile) throw configError('api.tls.client_ca_file is set but HTTPS is not', { hint: 'set api.tls.cert_file and api.tls.key_file too' });
+  if (adminClientCertName && !clientCaFile) throw configError('api.tls.admin_client_cert_name is set without api.tls.client_ca_file', { hint: 'set the client CA, or remove the name' });
+  const maxFailures = getPath(config, 'api.auth_failure_limit');
+  const windowMs = getPath(config, 'api.auth_failure_window_ms');
+  return {
+    tls: certFile && keyFile ? { certFile, keyFile, clientCaFile, adminClientCertName } : undefined,
+    // 0 (or no setting) turns the limit off.
+    authFailures: typeof maxFailures === 'number' && maxFailures > 0 ? { maxFailures, windowMs: typeof windowMs === 'number' && windowMs > 0 ? windowMs : 60_000 } : undefined,
+  };
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 const drainGraceMs = 10_000;
 
@@ -37,9 +71,14 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
   const log = createLogger('api');
   const adminToken = options.loaded.secret('api.admin_token');
   if (!adminToken) log.warn('no admin token configured (api.admin_token_file or GANYMEDE_API_ADMIN_TOKEN): admin endpoints answer 401');
+  const security = apiSecuritySettings(config);
+  // Read before the database is opened: a bad certificate or key stops the start with nothing to close.
+  const tls = security.tls && serverTlsOptions(security.tls);
   const stopSignal = options.stopSignal ?? firstSignal();
   const db = await openStateDb(options.loaded);
   const server = createApiServer({
+    ...security,
+    tlsServerOptions: tls,
     db,
     stats: new RequestStats(),
     log,
@@ -52,8 +91,10 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     const { host, port } = splitListen(config.api.listen);
     try {
       const address = await listen(server, host, port);
-      log.info(`listening on ${address.address}:${address.port}`);
-      options.onListening?.({ host: address.address, port: address.port });
+      const scheme = security.tls ? 'https' : 'http';
+      log.info(`listening on ${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${security.tls?.clientCaFile ? ' (client certificates required for GEOs)' : ''}`);
+      if (!security.tls && !isLoopback(host)) log.warn(`plain HTTP on ${config.api.listen}: tokens cross the network in clear text; set api.tls.cert_file and api.tls.key_file`);
+      options.onListening?.({ host: address.address, port: address.port, tls: security.tls !== undefined });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw unreachableError(`cannot listen on ${config.api.listen}: the address is in use`, 'is another `ganymede api` running? change api.listen');

@@ -13,6 +13,7 @@ import { openArchiveStore, readCentreKeys } from '../../archive/store.js';
 import { restoreArchive, type RestoredArchive } from '../../archive/restore.js';
 import { connectScratch, scratchQuery } from '../../worker/scratch-db.js';
 import { withStateDb } from '../context.js';
+import { auditCli } from '../audit.js';
 
 function cycleOption(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
@@ -75,6 +76,7 @@ export async function runArchiveRestore(options: ArchiveRestoreOptions): Promise
     const store = await openArchiveStore(options.loaded, log);
     try {
       const restored = await restoreArchive({ loaded: options.loaded, store, record, keys, expectedSigner: await signerFor(db, record, keys), schema: options.into, replace: options.replace ?? false });
+      await auditCli(db, 'archive.restore', `schema:${options.into}`, { object: record.objectKey, replace: options.replace ?? false });
       return { ...restored, objectKey: record.objectKey };
     } finally {
       await store.close();

@@ -48,7 +48,7 @@ export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Prom
       : adminToken
         ? { token: adminToken, path: '/v1/geos', as: 'admin' }
         : undefined;
-    probes.push({ target: 'api', address: showAddress(config.api.url), probe: () => probeApi(config.api.url, timeoutMs, auth) });
+    probes.push({ target: 'api', address: showAddress(config.api.url), probe: () => probeApi(config.api.url, timeoutMs, auth, { caFile: config.api.ca_file, clientCertFile: config.api.client_cert_file, clientKeyFile: config.api.client_key_file, allowInsecure: config.api.allow_insecure }) });
   }
   if (config.agent.source.url) {
     probes.push({ target: 'cloud control mysql', address: showAddress(config.agent.source.url), probe: () => probeMysql(config.agent.source.url!, 'agent.source.url', loaded.secret('agent.source.password'), timeoutMs, false) });

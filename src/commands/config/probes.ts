@@ -46,21 +46,23 @@ export async function probeMongo(url: string, password: string | undefined, time
   }
 }
 
-export async function probeApi(baseUrl: string, timeoutMs: number, auth?: { token: string; path: string; as: string }): Promise<ProbeOutcome> {
-  const get = async (path: string, token?: string) => {
+export async function probeApi(
+  baseUrl: string,
+  timeoutMs: number,
+  auth?: { token: string; path: string; as: string },
+  tls: { caFile?: string | undefined; clientCertFile?: string | undefined; clientKeyFile?: string | undefined; allowInsecure?: boolean } = {},
+): Promise<ProbeOutcome> {
+  const { ApiClient } = await import('../../api/client.js');
+  const get = async (path: string, token: string, as: string) => {
     try {
-      return await fetch(new URL(path, baseUrl), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+      await new ApiClient({ baseUrl, token, as, timeoutMs, ...tls }).request('GET', path);
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause;
-      throw new Error(`cannot reach the API: ${cause?.code ?? messageOf(error)}`);
+      throw new Error(messageOf(error).replace(/^cannot reach the status API at \S+: /, 'cannot reach the API: '));
     }
   };
-  const health = await get('/v1/health');
-  if (!health.ok) throw new Error(`GET /v1/health answered ${health.status}`);
+  await get('/v1/health', 'none', 'config check');
   if (!auth) return { note: 'health ok (no token configured to test)' };
-  const authed = await get(auth.path, auth.token);
-  if (authed.status === 401 || authed.status === 403) throw new Error(`the ${auth.as} token was refused (${authed.status}): check its file`);
-  if (!authed.ok) throw new Error(`GET ${auth.path} answered ${authed.status}`);
+  await get(auth.path, auth.token, auth.as);
   return { note: `health ok, ${auth.as} token accepted` };
 }
 

@@ -7,6 +7,7 @@ import { geosInCycle, getCycle, listCycles, listFeedFiles, markCycleReady, type 
 import { listGeos } from '../../state/geos.js';
 import { listTransactions, type Transaction } from '../../state/transactions.js';
 import { withStateDb } from '../context.js';
+import { auditCli } from '../audit.js';
 
 function cycleArgument(text: string): Date {
   const cycle = parseCycle(text);
@@ -78,6 +79,7 @@ export async function runCycleFeed({ loaded, cycle, allowMissing }: { loaded: Lo
     const missing = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
     if (missing.length > 0 && !allowMissing) throw usageError(`cycle ${found.cycle} still waits for ${missing.join(', ')}`, 'add --allow-missing to feed it without them');
     await markCycleReady(db, cycleStart, missing);
+    await auditCli(db, 'cycle.feed', `cycle:${found.cycle}`, { allowMissing, missingGeos: missing });
     return { cycle: found.cycle, missingGeos: missing };
   });
 }

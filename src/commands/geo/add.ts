@@ -3,6 +3,7 @@ import { refusedError, usageError } from '../../errors.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { addGeo, findGeo, type Geo } from '../../state/geos.js';
 import { withStateDb } from '../context.js';
+import { auditCli } from '../audit.js';
 import { readGeoPublicKeyFile } from './public-key-file.js';
 import { withTokenOutput } from './token-output.js';
 
@@ -24,6 +25,7 @@ export async function runGeoAdd(options: GeoAddOptions): Promise<{ geo: Geo; tok
     return withTokenOutput(options.tokenFile, async () => {
       const added = await addGeo(db, { name: options.name, publicKey: key.armored, keyFingerprint: key.fingerprint });
       if (!added) throw exists();
+      await auditCli(db, 'geo.add', `geo:${options.name}`, { keyFingerprint: key.fingerprint, tokenHint: added.geo.tokenHint });
       return added;
     });
   });
