@@ -52,7 +52,7 @@ async function clean(): Promise<void> {
   }
   const admin = await mysql.createConnection(mysqlOptions());
   for (const name of [database, ...geos.map((geo) => `gmd_demo_src_${geo}`)]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  const [scratch] = await admin.query<mysql.RowDataPacket[]>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'gmd\\_txn\\_%'");
+  const [scratch] = await admin.query<mysql.RowDataPacket[]>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'gmd\\_%\\_txn\\_%'");
   for (const row of scratch) await admin.query(`DROP DATABASE IF EXISTS \`${row.name}\``);
   await admin.end();
   rmSync(dir, { recursive: true, force: true });

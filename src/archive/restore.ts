@@ -33,7 +33,18 @@ async function fetchObject(store: Transport, record: ArchiveRecord, dir: string)
       done(null, chunk);
     },
   });
-  await pipeline(await store.get(record.objectKey), tap, createWriteStream(path, { mode: 0o600 }));
+  let source;
+  try {
+    source = await store.get(record.objectKey);
+  } catch (error) {
+    if (record.storeUrl && record.storeUrl !== store.describe()) {
+      throw new GanymedeError(ExitCode.failed, `${record.objectKey} was archived to ${record.storeUrl}, and the configured store ${store.describe()} does not have it: ${messageOf(error)}`, {
+        hint: `point archive.url at ${record.storeUrl} for this restore`,
+      });
+    }
+    throw error;
+  }
+  await pipeline(source, tap, createWriteStream(path, { mode: 0o600 }));
   const sha256 = hash.digest('hex');
   if (record.sha256 && sha256 !== record.sha256) {
     throw refusedError(`the archived object ${record.objectKey} is corrupt: its sha256 is ${sha256}, recorded ${record.sha256}`);

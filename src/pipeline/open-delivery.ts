@@ -11,7 +11,8 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { PrivateKey, PublicKey } from 'openpgp';
-import { openStream } from '../openpgp/open.js';
+import { OpenPgpRefusal, openStream } from '../openpgp/open.js';
+import { Writable } from 'node:stream';
 import { dumpEntryPattern, manifestEntry } from './dump-archive.js';
 import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
 
@@ -22,6 +23,8 @@ export interface OpenDeliveryOptions {
   /** Where the dump ends up; must not exist yet. Its parent is created. */
   dir: string;
   signal?: AbortSignal;
+  /** How messages name the file (default: its path). */
+  label?: string;
 }
 
 export interface OpenedDelivery {
@@ -82,7 +85,7 @@ export async function openDelivery(options: OpenDeliveryOptions): Promise<Opened
     const plaintext = openStream(createReadStream(options.file, { highWaterMark: 1024 * 1024 }), {
       decryptionKeys: options.decryptionKeys,
       expectedSigningKeys: options.expectedSigningKeys,
-      label: options.file,
+      label: options.label ?? options.file,
     });
     const sink = unpackInto(staging, counter);
     await pipeline(plaintext, createGunzip(), sink, { signal: options.signal });
@@ -94,6 +97,28 @@ export async function openDelivery(options: OpenDeliveryOptions): Promise<Opened
     return { dir: options.dir, signerFingerprint, manifest, bytes: counter.bytes };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw error;
+    if (error instanceof OpenPgpRefusal || options.signal?.aborted || isLocalFault(error)) throw error;
+    throw await verdictOf(options, error);
   }
+}
+
+const isLocalFault = (error: unknown) => ['ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EMFILE'].includes((error as NodeJS.ErrnoException).code ?? '');
+
+/**
+ * Plaintext streams out before the integrity check, so a damaged file usually trips gunzip or tar
+ * first. What the operator needs is the OpenPGP verdict: read the message to its end to get it.
+ */
+async function verdictOf(options: OpenDeliveryOptions, unpackError: unknown): Promise<Error> {
+  const plaintext = openStream(createReadStream(options.file, { highWaterMark: 1024 * 1024 }), {
+    decryptionKeys: options.decryptionKeys,
+    expectedSigningKeys: options.expectedSigningKeys,
+    label: options.label ?? options.file,
+  });
+  try {
+    await pipeline(plaintext, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    await plaintext.verified;
+  } catch (error) {
+    if (error instanceof OpenPgpRefusal) return error;
+  }
+  return new DeliveryRefusal(`decrypted and signed by the expected key, but not a gzip'd tar dump: ${(unpackError as Error).message ?? String(unpackError)}`);
 }

@@ -229,7 +229,12 @@ export async function claimDueSteps(db: Db, database: string, limits: ClaimLimit
  */
 export async function claimStepByHand(db: Db, stepId: number, host: string, leaseMs: number): Promise<Claim | undefined> {
   return inTransaction(db, async (connection) => {
-    const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT * FROM steps WHERE id = ? AND state IN ('pending', 'failed') FOR UPDATE", [stepId]);
+    // A refused or cancelled transaction is not revived by hand: the agent delivers the hour again.
+    const [rows] = await connection.query<mysql.RowDataPacket[]>(
+      `SELECT s.* FROM steps s LEFT JOIN transactions t ON t.id = s.txn_id
+       WHERE s.id = ? AND s.state IN ('pending', 'failed') AND (s.txn_id IS NULL OR t.state IN ('delivered', 'processing', 'failed')) FOR UPDATE`,
+      [stepId],
+    );
     if (!rows[0]) return undefined;
     const step = toStep(rows[0]);
     const leaseToken = randomBytes(16).toString('hex');
@@ -248,6 +253,7 @@ export async function claimStepByHand(db: Db, stepId: number, host: string, leas
 /** Records which process works on the attempt and where its log goes. */
 export async function recordLaunch(db: Db, claim: Claim, pid: number | undefined, logPath: string): Promise<void> {
   await db.query('UPDATE step_attempts SET pid = ?, log_path = ? WHERE step_id = ? AND lease_token = ?', [pid ?? null, logPath, claim.stepId, claim.leaseToken]);
+  await db.query('UPDATE steps SET lease_pid = COALESCE(lease_pid, ?) WHERE id = ? AND lease_token = ?', [pid ?? null, claim.stepId, claim.leaseToken]);
 }
 
 /** Extends the lease; false when it is no longer ours (expired and reclaimed, or cancelled). */

@@ -1,5 +1,6 @@
 // Where a transaction's files and scratch schema live at the centre. Named by transaction and delivery,
 // so a forced re-delivery never mixes with the one before.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { centreDirs } from '../config/load.js';
@@ -22,7 +23,11 @@ export function dumpDir(config: Config, txn: Pick<Transaction, 'id' | 'delivery'
   return join(txnWorkDir(config, txn), 'dump');
 }
 
-/** The temporary schema a transaction is loaded into. */
-export function scratchSchema(txn: Pick<Transaction, 'id' | 'delivery'>): string {
-  return `gmd_txn_${txn.id}_d${txn.delivery}`;
+/**
+ * The temporary schema a transaction is loaded into. It carries a hash of the Ganymede database's name,
+ * so two centres sharing one MySQL server (staging and production) never drop each other's schemas.
+ */
+export function scratchSchema(config: Config, txn: Pick<Transaction, 'id' | 'delivery'>): string {
+  const owner = createHash('sha1').update(new URL(config.mysql.url ?? 'mysql://x/ganymede').pathname).digest('hex').slice(0, 8);
+  return `gmd_${owner}_txn_${txn.id}_d${txn.delivery}`;
 }

@@ -139,7 +139,9 @@ async function holdAndRun(
       if (controller.signal.aborted) throw failedError(`stopped: ${String(controller.signal.reason)}`);
     } catch (error) {
       const failure = controller.signal.aborted && !(error instanceof GanymedeError) ? failedError(`stopped: ${String(controller.signal.reason)}`) : error;
-      const refused = failure instanceof GanymedeError && failure.exitCode === ExitCode.refused;
+      // Refused data and a configuration problem fail the same way every time: no retries until someone
+      // acts (txn retry, or the worker by hand); anything else backs off and retries.
+      const refused = failure instanceof GanymedeError && (failure.exitCode === ExitCode.refused || failure.exitCode === ExitCode.config);
       const reason = messageOf(failure);
       const settled = await failStep(db, step.id, token, reason, refused, { maxAttempts: centre.max_attempts, retryBaseMs: centre.retry_base_ms });
       await context.event({ phase: options.step, level: 'error', message: `${settled === 'retry' ? 'failed, will retry' : settled}: ${reason}`.slice(0, 1000) });

@@ -61,17 +61,11 @@ export async function runArchiveRestore(options: ArchiveRestoreOptions): Promise
   const at = options.at === undefined ? undefined : new Date(options.at);
   if (at && Number.isNaN(at.getTime())) throw usageError(`--at ${options.at}: not a time`, 'e.g. 2026-11-24T20:30:00Z');
   const log = createLogger('restore');
+  if (!options.geo) return restoreGanymedeSchema(options, at, log);
   return withStateDb(options.loaded, async (db) => {
-    const records = options.geo
-      ? await listArchiveRecords(db, { kind: 'agent-dump', geo: options.geo, cycleStart: cycleOption(options.cycle) })
-      : (await listArchiveRecords(db, { kind: 'ganymede-db', limit: 10_000 })).filter((record) => !at || (record.archivedAt && record.archivedAt <= at));
+    const records = await listArchiveRecords(db, { kind: 'agent-dump', geo: options.geo, cycleStart: cycleOption(options.cycle) });
     const record = records.find((candidate) => candidate.state === 'archived');
-    if (!record) {
-      throw usageError(
-        options.geo ? `nothing archived for GEO ${options.geo} in ${options.cycle}` : `no archived Ganymede schema${at ? ` at or before ${at.toISOString()}` : ''}`,
-        'see `ganymede archive list`',
-      );
-    }
+    if (!record) throw usageError(`nothing archived for GEO ${options.geo} in ${options.cycle}`, 'see `ganymede archive list`');
     const keys = await readCentreKeys(options.loaded);
     const store = await openArchiveStore(options.loaded, log);
     try {
@@ -82,6 +76,41 @@ export async function runArchiveRestore(options: ArchiveRestoreOptions): Promise
       await store.close();
     }
   });
+}
+
+const schemaDumpName = /^ganymede\/\d{4}-\d{2}-\d{2}\/ganymede-(\d{8}T\d{6}Z)\.tar\.gz\.gpg$/;
+
+/**
+ * The Ganymede schema is found in the store itself, not in its own (perhaps lost) archive records: the
+ * dump's name carries its time, and the centre's signature vouches for its content.
+ */
+async function restoreGanymedeSchema(options: ArchiveRestoreOptions, at: Date | undefined, log: ReturnType<typeof createLogger>) {
+  const keys = await readCentreKeys(options.loaded);
+  const store = await openArchiveStore(options.loaded, log);
+  try {
+    const dumps = (await store.list('ganymede/'))
+      .map((entry) => {
+        const stamp = schemaDumpName.exec(entry.name)?.[1];
+        const takenAt = stamp ? new Date(`${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`) : undefined;
+        return { entry, takenAt };
+      })
+      .filter((dump): dump is { entry: (typeof dump)['entry']; takenAt: Date } => dump.takenAt !== undefined && (!at || dump.takenAt <= at))
+      .sort((a, b) => b.takenAt.getTime() - a.takenAt.getTime());
+    const newest = dumps[0];
+    if (!newest) throw usageError(`no archived Ganymede schema${at ? ` at or before ${at.toISOString()}` : ''} in ${store.describe()}`, 'see `ganymede archive list`');
+    const record: ArchiveRecord = {
+      id: 0, kind: 'ganymede-db', sourceKey: newest.entry.name, txnId: null, geo: null, cycle: null, storeUrl: store.describe(),
+      objectKey: newest.entry.name, size: newest.entry.size, sha256: null, state: 'archived', createdAt: newest.takenAt, archivedAt: newest.takenAt,
+    };
+    const restored = await restoreArchive({ loaded: options.loaded, store, record, keys, expectedSigner: keys.publicKey, schema: options.into, replace: options.replace ?? false });
+    // The audit trail lives in the schema that may just have been lost: recorded when it can be.
+    await withStateDb(options.loaded, (db) => auditCli(db, 'archive.restore', `schema:${options.into}`, { object: record.objectKey })).catch(() =>
+      log.warn('the restore could not be written to the audit trail: the Ganymede database is not available'),
+    );
+    return { ...restored, objectKey: record.objectKey };
+  } finally {
+    await store.close();
+  }
 }
 
 export interface VerifyResult {

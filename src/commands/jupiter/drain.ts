@@ -56,7 +56,11 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     );
     transactions = rows.map((row) => ({ id: Number(row.id), geo: row.geo, cycle: (row.cycle_start as Date).toISOString().slice(0, 13), state: row.state, error: row.error }));
   }
-  const ok = transactions.every((txn) => txn.state === 'done');
+  const cycles = [...new Set(launched.map((item) => item.cycle))];
+  const [failedCycles] = cycles.length
+    ? await options.db.query<mysql.RowDataPacket[]>("SELECT cycle_start FROM cycles WHERE state = 'failed' AND cycle_start IN (?)", [cycles.map((cycle) => new Date(`${cycle}:00:00Z`))])
+    : [[] as mysql.RowDataPacket[]];
+  const ok = transactions.every((txn) => txn.state === 'done') && failedCycles.length === 0;
   log.info(`drained: ${launched.length} steps launched, ${transactions.filter((txn) => txn.state === 'done').length} of ${transactions.length} transactions done`);
   return { launched, transactions, ok };
 }

@@ -3,7 +3,7 @@
 // transaction's log file — then exit. Any number of ticks may run at once, on one host or several.
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import type { LoadedConfig } from '../../config/load.js';
 import { centreDirs, requireSettings } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
@@ -42,13 +42,23 @@ export function logPathFor(loaded: LoadedConfig, claim: Pick<Claim, 'txnId' | 'c
 export function processLauncher(loaded: LoadedConfig): Launcher {
   return (claim, logPath) => {
     mkdirSync(join(logPath, '..'), { recursive: true, mode: 0o700 });
-    closeSync(openSync(logPath, 'a', 0o600));
     const args = [ganymedeBin(), ...(loaded.path ? ['--config', loaded.path] : []), 'worker', claim.name];
     args.push(...(claim.txnId === null ? ['--cycle', formatCycle(claim.cycleStart)] : ['--txn', String(claim.txnId)]), '--lease', claim.leaseToken);
-    const logFile = { file: logPath, append: true } as const;
-    const child = execa(process.execPath, args, { detached: true, stdin: 'ignore', stdout: logFile, stderr: logFile, cleanup: false, reject: false });
-    child.unref();
-    return { pid: child.pid, exited: child.then(() => undefined, () => undefined) };
+    // The log file's descriptor goes to the worker itself: output routed through the tick would break
+    // (and kill the worker) the moment the short-lived tick exits.
+    const fd = openSync(logPath, 'a', 0o600);
+    try {
+      // node's spawn, not execa: execa's typings take no raw descriptor for stdout/stderr.
+      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
+      child.unref();
+      const exited = new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.once('error', () => resolve());
+      });
+      return { pid: child.pid, exited };
+    } finally {
+      closeSync(fd);
+    }
   };
 }
 

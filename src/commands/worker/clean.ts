@@ -7,7 +7,7 @@ import { scratchSchema, txnWorkDir } from '../../worker/paths.js';
 import { connectScratch, scratchQuery } from '../../worker/scratch-db.js';
 
 export async function cleanStep(context: StepContext): Promise<StepOutcome> {
-  const schema = scratchSchema(context.txn);
+  const schema = scratchSchema(context.loaded.config, context.txn);
   const admin = await connectScratch(context.loaded);
   try {
     await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${schema}\``);

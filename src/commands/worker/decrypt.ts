@@ -31,7 +31,7 @@ async function quarantine(context: StepContext, from: string, reason: string): P
     await unlink(from);
   }
   context.log.warn(`refused and moved to quarantine ${to}: ${reason}`);
-  throw refusedError(`${context.txn.file!.name} refused: ${reason}`, `the file is in ${to}; the agent may deliver the hour again`);
+  throw refusedError(`${context.txn.file!.name} refused: ${reason}; moved to ${to}`, 'the agent may deliver the hour again (agent run --cycle … --force)');
 }
 
 export async function decryptStep(context: StepContext): Promise<StepOutcome> {
@@ -70,7 +70,7 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   const target = dumpDir(config, txn);
   await rm(target, { recursive: true, force: true });
   try {
-    const opened = await openDelivery({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal });
+    const opened = await openDelivery({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal, label: txn.file.name });
     const rows = opened.manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     await context.event({ phase: 'decrypt', message: `signed by ${opened.signerFingerprint}; ${opened.manifest.tables.length} tables`, rows, bytes: opened.bytes });
     return { rows, bytes: opened.bytes };

@@ -10,7 +10,7 @@ import { openWarehouse } from '../../warehouse/client.js';
 export async function etlStep(context: StepContext): Promise<StepOutcome> {
   requireSettings(context.loaded, ['mongodb.url'], '`worker etl`');
   const { runEtl } = await import('../../warehouse/index.js');
-  const schema = scratchSchema(context.txn);
+  const schema = scratchSchema(context.loaded.config, context.txn);
   const warehouse = await openWarehouse(context.loaded);
   const abort = () => void warehouse.close();
   context.signal.addEventListener('abort', abort);

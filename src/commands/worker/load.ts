@@ -23,7 +23,7 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     throw failedError(`the decrypted dump of transaction ${context.txn.id} is missing from ${dir}`, 'run `ganymede txn retry` to decrypt it again');
   });
   const manifest = parseDumpManifest(manifestText);
-  const schema = scratchSchema(context.txn);
+  const schema = scratchSchema(context.loaded.config, context.txn);
   const admin = await connectScratch(context.loaded);
   const connections: mysql.Connection[] = [];
   const abort = () => connections.forEach((connection) => connection.destroy());
