@@ -15,6 +15,7 @@ import type { ArchiveRecord } from '../state/archive.js';
 import type { Transport } from '../transport/transport.js';
 import { connectScratch, scratchQuery } from '../worker/scratch-db.js';
 import type { CentreKeys } from './store.js';
+import { createProgress } from '../progress.js';
 
 export interface RestoredArchive {
   schema: string;
@@ -82,7 +83,10 @@ export async function restoreArchive(options: {
     await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${options.schema}\``);
     await scratchQuery(admin, `CREATE DATABASE \`${options.schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     for (let i = 0; i < 2; i++) connections.push(await connectScratch(options.loaded, options.schema));
-    const loaded = await loadDump(connections.slice(1), opened.dir, opened.manifest);
+    const bar = createProgress({ label: `restoring into ${options.schema}`, total: opened.manifest.tables.length, unit: 'tables' });
+    let tablesStarted = 0;
+    const loaded = await loadDump(connections.slice(1), opened.dir, opened.manifest, { onTable: (table) => bar.update(tablesStarted++, `(${table.name})`) });
+    bar.finish();
     return { schema: options.schema, tables: loaded.tables.length, rows: loaded.rows, signer: opened.signerFingerprint };
   } finally {
     for (const connection of connections) connection.destroy();

@@ -12,6 +12,7 @@ import { createGzip } from 'node:zlib';
 import type { Db, Document } from 'mongodb';
 import { changesCollection } from '../warehouse/progress.js';
 import { csvLine, feedRecord, plain } from './encode.js';
+import { createProgress } from '../progress.js';
 
 export interface FeedFile {
   name: string;
@@ -115,7 +116,9 @@ export async function buildFeed(options: BuildFeedOptions): Promise<FeedManifest
     ? await stateCollections(db)
     : ((await db.collection(changesCollection).distinct('collection', pendingChanges(cycleStart, geos))) as string[]).sort();
   const files: FeedFile[] = [];
-  for (const collection of collections) {
+  const bar = createProgress({ label: `building the feed of ${cycleStart.toISOString().slice(0, 13)}`, total: collections.length, unit: 'collections' });
+  for (const [index, collection] of collections.entries()) {
+    bar.update(index, `(${collection})`);
     let columns: string[] | undefined;
     if (options.encoding === 'csv') {
       // CSV needs its columns before the first row: one pass to collect them.
@@ -128,6 +131,7 @@ export async function buildFeed(options: BuildFeedOptions): Promise<FeedManifest
     const written = await writeGzip(join(staging, name), asLines(records(collection), counter, columns), options.signal);
     files.push({ name, collection, rows: counter.rows, ...written });
   }
+  bar.finish();
   const manifest: FeedManifest = {
     format: 'ganymede-feed',
     version: 1,

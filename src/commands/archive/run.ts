@@ -12,6 +12,7 @@ import { centreDirs } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
 import { acquireHostLock } from '../../lock.js';
 import { createLogger } from '../../log.js';
+import { createProgress } from '../../progress.js';
 import { stateDbTarget } from '../../state/db.js';
 import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
 import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
@@ -77,8 +78,11 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
         }
 
         // step 2 and 3: every delivered agent file not archived yet, checked against what its agent reported
-        for (const dump of await agentDumpsToArchive(db)) {
+        const dumps = await agentDumpsToArchive(db);
+        const bar = createProgress({ label: 'archiving agent files', total: dumps.length, unit: 'files' });
+        for (const [index, dump] of dumps.entries()) {
           if (signal?.aborted) break;
+          bar.update(index, `(${dump.fileName})`);
           const file = join(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
           const found = await stat(file).catch(() => undefined);
           if (!found) {
@@ -98,6 +102,7 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
           result.agentDumps.push({ objectKey, size: dump.size });
           log.info(`archived ${objectKey} (${dump.size} bytes)`);
         }
+        bar.finish();
       });
     } finally {
       await store.close();

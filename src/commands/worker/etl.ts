@@ -6,12 +6,14 @@ import type { StepContext } from '../../worker/runtime.js';
 import { scratchSchema } from '../../worker/paths.js';
 import { connectScratch } from '../../worker/scratch-db.js';
 import { openWarehouse } from '../../warehouse/client.js';
+import { createProgress } from '../../progress.js';
 
 export async function etlStep(context: StepContext): Promise<StepOutcome> {
   requireSettings(context.loaded, ['mongodb.url'], '`worker etl`');
   const { runEtl } = await import('../../warehouse/index.js');
   const schema = scratchSchema(context.loaded.config, context.txn);
   const warehouse = await openWarehouse(context.loaded);
+  const bar = createProgress({ label: `etl ${schema}`, unit: 'rows' });
   const abort = () => void warehouse.close();
   context.signal.addEventListener('abort', abort);
   try {
@@ -24,10 +26,12 @@ export async function etlStep(context: StepContext): Promise<StepOutcome> {
       mappings: context.loaded.config.warehouse.mappings,
       log: (line) => context.log.info(line),
       // Between batches: a worker that lost its lease stops before writing more.
-      checkpoint: () => {
+      checkpoint: (point) => {
         if (context.signal.aborted) throw new Error(`stopped: ${String(context.signal.reason)}`);
+        bar.update(point.read, `(${point.collection})`);
       },
     });
+    bar.finish();
     await context.event({ phase: 'etl', rows: result.read, message: `${result.documentsWritten} documents written in ${result.writeOps} write operations` });
     return { rows: result.read, documents: result.documentsWritten };
   } finally {

@@ -9,6 +9,7 @@ import { ExitCode } from '../../exit-codes.js';
 import { manifestEntry } from '../../pipeline/dump-archive.js';
 import { parseDumpManifest } from '../../pipeline/dump-manifest.js';
 import { loadDump } from '../../pipeline/load-dump.js';
+import { createProgress } from '../../progress.js';
 import { TableMismatchError } from '../../pipeline/load-tables.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
@@ -32,9 +33,15 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${schema}\``);
     await scratchQuery(admin, `CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     for (let i = 0; i < Math.min(loadConnections, Math.max(1, manifest.tables.length)); i++) connections.push(await connectScratch(context.loaded, schema));
+    const bar = createProgress({ label: `loading ${schema}`, total: manifest.tables.length, unit: 'tables' });
+    let tablesStarted = 0;
     const loaded = await loadDump(connections, dir, manifest, {
-      onTable: (table) => context.log.info(`loading ${table.name}: ${table.rows} rows, ${table.bytes} bytes`),
+      onTable: (table) => {
+        context.log.debug(`loading ${table.name}: ${table.rows} rows, ${table.bytes} bytes`);
+        bar.update(tablesStarted++, `(${table.name})`);
+      },
     });
+    bar.finish();
     await context.event({ phase: 'load', message: `${loaded.tables.length} tables into ${schema}, verified`, rows: loaded.rows, bytes: loaded.bytes });
     return { rows: loaded.rows, bytes: loaded.bytes };
   } catch (error) {
