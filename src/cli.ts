@@ -110,7 +110,11 @@ ${renderExitCodeTable()}
     const [{ withStateDb }, { drain, describeDrain }] = await Promise.all([import('./commands/context.js'), import('./commands/jupiter/drain.js')]);
     const result = await withStopSignal((signal) => withStateDb(config, (db) => drain({ loaded: config, db, signal, timeoutMs: options.timeout === undefined ? undefined : options.timeout * 1000 })));
     printResult(result, options.json, describeDrain);
-    if (!result.ok) throw new GanymedeError(ExitCode.failed, `drain: ${result.transactions.filter((txn) => txn.state !== 'done').length} transactions did not finish`);
+    if (!result.ok) {
+      const unfinished = result.transactions.filter((txn) => txn.state !== 'done').length;
+      const parts = [unfinished ? `${unfinished} transactions did not finish` : '', ...result.failedCycles.map((cycle) => `cycle ${cycle.cycle} failed: ${cycle.error ?? '?'}`)].filter(Boolean);
+      throw new GanymedeError(ExitCode.failed, `drain: ${parts.join('; ')}`);
+    }
   });
 
   // worker

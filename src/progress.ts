@@ -13,6 +13,8 @@ export interface ProgressOptions {
   unit: string;
   stream?: NodeJS.WriteStream;
   plainEveryMs?: number;
+  /** Only the terminal bar: where the caller logs its own lines anyway, plain progress lines would repeat them. */
+  terminalOnly?: boolean;
 }
 
 const barWidth = 20;
@@ -44,6 +46,7 @@ export function createProgress(options: ProgressOptions): Progress {
       done = value;
       if (text !== undefined) detail = text;
       const now = Date.now();
+      if (!tty && options.terminalOnly) return;
       if (now - last < (tty ? 200 : options.plainEveryMs ?? 10_000)) return;
       last = now;
       const line = render();

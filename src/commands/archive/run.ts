@@ -3,8 +3,8 @@
 // archive store under a fixed name and recorded with size and sha256. Safe to kill and run again.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../../config/load.js';
@@ -38,6 +38,8 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
   await mkdir(spoolDir, { recursive: true, mode: 0o700 });
   const lock = await acquireHostLock('archive', spoolDir, 'the archive');
   try {
+    // Spool files of a run that was killed: under the lock, nobody else is writing them.
+    for (const name of await readdir(spoolDir)) if (name.endsWith('.sealing')) await rm(join(spoolDir, name), { force: true });
     const keys = await readCentreKeys(loaded);
     const store = await openArchiveStore(loaded, log);
     const result: ArchiveRunResult = { store: store.describe(), ganymedeDump: 'unchanged', agentDumps: [], skipped: [] };
@@ -51,11 +53,13 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
         );
         const fingerprint = createHash('sha256').update(await schemaFingerprint(db, tables.map((row) => String(row.name)))).digest('hex').slice(0, 32);
         const sourceKey = `ganymede:${fingerprint}`;
-        if ((await findArchiveRecord(db, 'ganymede-db', sourceKey))?.state !== 'archived') {
+        const existing = await findArchiveRecord(db, 'ganymede-db', sourceKey);
+        if (existing?.state !== 'archived') {
           const takenAt = new Date();
           const stamp = takenAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-          const objectKey = `ganymede/${takenAt.toISOString().slice(0, 10)}/ganymede-${stamp}.tar.gz.gpg`;
-          const spool = join(spoolDir, `ganymede-${stamp}.sealing`);
+          // A run killed mid-upload left a record: the same content goes under the same name, over its .part.
+          const objectKey = existing?.objectKey ?? `ganymede/${takenAt.toISOString().slice(0, 10)}/ganymede-${stamp}.tar.gz.gpg`;
+          const spool = join(spoolDir, `${basename(objectKey)}.sealing`);
           const [{ openSnapshot }, { dumpArchive }, { sealToFile }] = await Promise.all([
             import('../../pipeline/extract.js'),
             import('../../pipeline/dump-archive.js'),

@@ -23,6 +23,7 @@ export interface DrainOptions {
 export interface DrainResult {
   launched: Launched[];
   transactions: Array<{ id: number; geo: string; cycle: string; state: string; error: string | null }>;
+  failedCycles: Array<{ cycle: string; error: string | null }>;
   ok: boolean;
 }
 
@@ -58,16 +59,17 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
   }
   const cycles = [...new Set(launched.map((item) => item.cycle))];
   const [failedCycles] = cycles.length
-    ? await options.db.query<mysql.RowDataPacket[]>("SELECT cycle_start FROM cycles WHERE state = 'failed' AND cycle_start IN (?)", [cycles.map((cycle) => new Date(`${cycle}:00:00Z`))])
+    ? await options.db.query<mysql.RowDataPacket[]>("SELECT cycle_start, error FROM cycles WHERE state = 'failed' AND cycle_start IN (?)", [cycles.map((cycle) => new Date(`${cycle}:00:00Z`))])
     : [[] as mysql.RowDataPacket[]];
   const ok = transactions.every((txn) => txn.state === 'done') && failedCycles.length === 0;
   log.info(`drained: ${launched.length} steps launched, ${transactions.filter((txn) => txn.state === 'done').length} of ${transactions.length} transactions done`);
-  return { launched, transactions, ok };
+  return { launched, transactions, failedCycles: failedCycles.map((row) => ({ cycle: (row.cycle_start as Date).toISOString().slice(0, 13), error: row.error })), ok };
 }
 
 export function describeDrain(result: DrainResult): string {
-  if (result.transactions.length === 0) return 'nothing to do: no step was due';
-  return result.transactions
-    .map((txn) => `transaction ${txn.id} ${txn.geo} ${txn.cycle}: ${txn.state}${txn.error ? ` — ${txn.error}` : ''}`)
-    .join('\n');
+  if (result.transactions.length === 0 && result.failedCycles.length === 0) return 'nothing to do: no step was due';
+  return [
+    ...result.transactions.map((txn) => `transaction ${txn.id} ${txn.geo} ${txn.cycle}: ${txn.state}${txn.error ? ` — ${txn.error}` : ''}`),
+    ...result.failedCycles.map((cycle) => `cycle ${cycle.cycle}: failed — ${cycle.error ?? 'no reason recorded'}`),
+  ].join('\n');
 }

@@ -33,11 +33,11 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${schema}\``);
     await scratchQuery(admin, `CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     for (let i = 0; i < Math.min(loadConnections, Math.max(1, manifest.tables.length)); i++) connections.push(await connectScratch(context.loaded, schema));
-    const bar = createProgress({ label: `loading ${schema}`, total: manifest.tables.length, unit: 'tables' });
+    const bar = createProgress({ label: `loading ${schema}`, total: manifest.tables.length, unit: 'tables', terminalOnly: true });
     let tablesStarted = 0;
     const loaded = await loadDump(connections, dir, manifest, {
       onTable: (table) => {
-        context.log.debug(`loading ${table.name}: ${table.rows} rows, ${table.bytes} bytes`);
+        context.log.info(`loading ${table.name}: ${table.rows} rows, ${table.bytes} bytes`);
         bar.update(tablesStarted++, `(${table.name})`);
       },
     });

@@ -1,0 +1,82 @@
+// `npm run bench -- <name> [options]`: one benchmark per name, each printing its own summary lines on
+// stdout (progress on stderr). Benchmarks that run the CLI build it first, so they time the code in src/.
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+const usage = `usage: npm run bench -- <name> [options]
+  agent   ganymede agent run vs mysqldump | gzip -1 | gpg, on a generated Cloud-Control-like database
+          --scale N    data size: N × (10k accounts, 1.05M instances, 2.1M events), ≈755 MB of dump each (default 1)
+          --repeat N   time both sides N times (default 1)
+          --no-build   time the CLI already in dist/ instead of running npm run build first
+          --no-verify  skip reading the agent's file back with gpg, gzip and tar
+          --cpu-prof DIR  profile the agent (node --cpu-prof) into DIR; its time is then not comparable
+          --bin PATH   time another build's bin/ganymede (e.g. a copy with a change), not this checkout's
+  (load, etl and tick are not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+class UsageError extends Error {}
+
+function wholeNumber(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`--${flag} ${value}: expected a whole number ≥ 1`);
+  return number;
+}
+
+async function build(): Promise<void> {
+  process.stderr.write('bench: npm run build\n');
+  const built = await execa('npm', ['run', '--silent', 'build'], { cwd: root, reject: false, all: true });
+  if (built.exitCode !== 0) throw new Error(`npm run build failed; fix the build or pass --no-build:\n${String(built.all).slice(-4000)}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  switch (name) {
+    case 'agent': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scale: { type: 'string' },
+          repeat: { type: 'string' },
+          'no-build': { type: 'boolean' },
+          'no-verify': { type: 'boolean' },
+          'cpu-prof': { type: 'string' },
+          bin: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = {
+        scale: wholeNumber('scale', values.scale, 1),
+        repeat: wholeNumber('repeat', values.repeat, 1),
+        verify: !values['no-verify'],
+        cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+        bin: values.bin === undefined ? undefined : resolve(values.bin),
+      };
+      // Another build is the caller's to build.
+      if (!values['no-build'] && options.bin === undefined) await build();
+      const { runAgentBench } = await import('./agent.js');
+      await runAgentBench(options);
+      return 0;
+    }
+    case 'load':
+    case 'etl':
+    case 'tick':
+      process.stderr.write(`bench: "${name}" is not written yet\n${usage}\n`);
+      return 2;
+    default:
+      process.stderr.write(`bench: ${name === undefined ? 'which benchmark?' : `unknown benchmark "${name}"`}\n${usage}\n`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const usageProblem = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`bench: ${(error as Error).message}\n${usageProblem ? `${usage}\n` : ''}`);
+  process.exitCode = usageProblem ? 2 : 1;
+}
