@@ -90,3 +90,19 @@ export async function openStateDb(loaded: LoadedConfig): Promise<Db> {
     throw describeMysqlError(error, 'the Ganymede database', target.address, 'mysql.url');
   }
 }
+
+/** A short database transaction on one pooled connection: committed when `work` returns, rolled back when it throws. */
+export async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  const connection = await db.getConnection();
+  try {
+    await connection.beginTransaction();
+    const result = await work(connection);
+    await connection.commit();
+    return result;
+  } catch (error) {
+    await connection.rollback().catch(() => undefined);
+    throw error;
+  } finally {
+    connection.release();
+  }
+}

@@ -4,7 +4,7 @@
 // it. A lease left to expire (killed worker, lost host) is turned into a failed attempt and a retry.
 import { createHash, randomBytes } from 'node:crypto';
 import type mysql from 'mysql2/promise';
-import type { Db } from './db.js';
+import { inTransaction, type Db } from './db.js';
 import { stepKey } from './transactions.js';
 
 export const txnStepOrder = ['decrypt', 'load', 'etl', 'clean'] as const;
@@ -117,21 +117,6 @@ export function cycleStepKey(cycleStart: Date, step: 'feed' | 'send'): string {
 export async function findCycleStep(db: Db, cycleStart: Date, name: StepName): Promise<Step | undefined> {
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM steps WHERE txn_id IS NULL AND cycle_start = ? AND name = ? ORDER BY id DESC LIMIT 1', [cycleStart, name]);
   return rows[0] ? toStep(rows[0]) : undefined;
-}
-
-export async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
-  const connection = await db.getConnection();
-  try {
-    await connection.beginTransaction();
-    const result = await work(connection);
-    await connection.commit();
-    return result;
-  } catch (error) {
-    await connection.rollback().catch(() => undefined);
-    throw error;
-  } finally {
-    connection.release();
-  }
 }
 
 /** The transaction is processing at this step; a cycle is feeding or sending. */

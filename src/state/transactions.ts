@@ -1,7 +1,7 @@
 // Transactions: one per GEO per cycle. The state machine is in README ("Transaction states"); every
 // change here is one statement or a short transaction with a row lock, so a crash cannot leave it half done.
 import type mysql from 'mysql2/promise';
-import type { Db } from './db.js';
+import { inTransaction, type Db } from './db.js';
 import { formatCycle } from '../cycle.js';
 
 export const txnStates = ['open', 'agent_failed', 'delivered', 'processing', 'done', 'failed', 'refused', 'cancelled'] as const;
@@ -84,21 +84,6 @@ export async function latestTransactionPerGeo(db: Db): Promise<Map<number, Trans
        ON latest.geo_id = t.geo_id AND latest.newest = t.cycle_start`,
   );
   return new Map(rows.map((row) => [Number(row.geo_id), toTransaction(row)]));
-}
-
-async function inTransaction<T>(db: Db, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
-  const connection = await db.getConnection();
-  try {
-    await connection.beginTransaction();
-    const result = await work(connection);
-    await connection.commit();
-    return result;
-  } catch (error) {
-    await connection.rollback().catch(() => undefined);
-    throw error;
-  } finally {
-    connection.release();
-  }
 }
 
 export type OpenOutcome =

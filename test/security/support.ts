@@ -16,20 +16,6 @@ import { openStateDb, type Db } from '../../src/state/db.js';
 import { addGeo } from '../../src/state/geos.js';
 import { testCentre, type TestCentre } from '../support/ganymede.js';
 
-// The same statement as the migration the lead adds (version 3); IF NOT EXISTS makes it a no-op then.
-export const auditTableDdl = `CREATE TABLE IF NOT EXISTS audit_log (
-  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  at DATETIME(3) NOT NULL,
-  actor VARCHAR(96) NOT NULL,
-  action VARCHAR(64) NOT NULL,
-  target VARCHAR(191) NOT NULL,
-  detail TEXT NULL,
-  source_address VARCHAR(45) NULL,
-  KEY ix_audit_at (at),
-  KEY ix_audit_actor (actor, at),
-  KEY ix_audit_target (target, at)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`;
-
 export interface SecureApi {
   url: string;
   port: number;
@@ -44,7 +30,6 @@ export async function startSecureApi(options: { tls?: ApiTlsOptions; authFailure
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
   const centre = await testCentre('sec');
   const db = await openStateDb(centre.loaded);
-  await db.query(auditTableDdl);
   const server = createApiServer({
     db,
     stats: new RequestStats(),
