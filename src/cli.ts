@@ -223,6 +223,14 @@ ${renderExitCodeTable()}
     const result = await runArchiveRestore({ loaded: await loaded(command), ...options });
     printResult(result, options.json, (r) => `restored ${r.objectKey} into ${r.schema}: ${r.tables} tables, ${r.rows} rows, verified; signed by ${r.signer}`);
   });
+  helpFor(archive.command('prune').description('apply the archive retention and free the local inbox of archived files').option('--dry-run', 'say what would go; remove nothing').addOption(jsonFlag()), {
+    what: 'Keeps every object for archive.hourly_days (14), then the first of each day for archive.daily_days (90). Local agent files\ngo archive.local_days (2) after their archived copy was recorded; a file not archived yet is never deleted.',
+    when: 'cron, daily, on the host that runs the archive.',
+    examples: ['ganymede archive prune --dry-run', 'ganymede archive prune'],
+  }).action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
+    const { runArchivePrune, describeArchivePrune } = await import('./commands/archive/prune.js');
+    printResult(await runArchivePrune({ loaded: await loaded(command), dryRun: options.dryRun }), options.json, describeArchivePrune);
+  });
   helpFor(archive.command('verify').description('restore drill: restore a sample into scratch schemas, verify checksums, drop them, report').addOption(jsonFlag()), {
     when: 'cron, daily, or by hand; exit 0 only when every sample restored and verified.',
     examples: ['ganymede archive verify'],

@@ -173,6 +173,11 @@ export const configSchema = z.strictObject({
       secret_file: path.optional(),
       /** For s3:// when the URL has no KEY_ID@. */
       access_key_id: z.string().optional(),
+      /** `archive prune`: every object for this many days, then the first of each day for daily_days. */
+      hourly_days: positiveInt.default(14),
+      daily_days: positiveInt.default(90),
+      /** `archive prune`: agent files stay in the local inbox this long after they were archived. */
+      local_days: positiveInt.default(2),
     })
     .prefault({}),
 });

@@ -69,6 +69,10 @@ export async function finishArchiveRecord(db: Db, kind: ArchiveKind, sourceKey: 
   ]);
 }
 
+export async function markArchivePruned(db: Db, id: number): Promise<void> {
+  await db.query(`UPDATE archive_records SET state = 'pruned' WHERE id = ?`, [id]);
+}
+
 export async function listArchiveRecords(db: Db, filter: { kind?: ArchiveKind; geo?: string; cycleStart?: Date; limit?: number } = {}): Promise<ArchiveRecord[]> {
   const where: string[] = ["a.state <> 'pruned'"];
   const params: unknown[] = [];
