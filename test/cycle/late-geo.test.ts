@@ -67,7 +67,7 @@ test('with partial feeds off the hour keeps collecting and `cycle show` names th
   assert.equal(existsSync(join(centre.dataDir, 'feed', waitingHour)), false, 'nothing fed');
   const shownCycle = await centre.cli(['cycle', 'show', waitingHour]);
   assert.equal(shownCycle.code, 0, shown(shownCycle));
-  assert.match(shownCycle.stdout, new RegExp(`cycle ${waitingHour}: collecting`));
+  assert.match(shownCycle.stdout, new RegExp(`cycle ${waitingHour}: late`));
   assert.match(shownCycle.stdout, /waiting for: latam$/m);
   const json = JSON.parse((await centre.cli(['cycle', 'show', waitingHour, '--json'])).stdout) as { waitingFor: string[] };
   assert.deepEqual(json.waitingFor, ['latam']);

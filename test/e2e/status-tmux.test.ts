@@ -61,4 +61,12 @@ test('status fits an 80-column pane for 10 GEOs and reads right: matrix, legend,
   assert.match(screen, /failed or retrying:/);
   assert.match(screen, /geo-03-long .* failed/);
   assert.match(screen, /load failed 5 times; last: the scratch MySQL went away/);
+
+  const json = execFileSync(process.execPath, [ganymedeBin, 'status', '--json'], { env: { ...process.env, GANYMEDE_MYSQL_URL: mysqlUrlFor(centre.database) }, encoding: 'utf8' });
+  const status = JSON.parse(json) as { hours: string[]; geos: Array<{ name: string; cells: Array<{ state: string; txnId: number | null }> }>; failed: Array<{ geo: string; state: string; error: string }>; running: unknown[] };
+  assert.equal(status.hours.length, 24);
+  assert.equal(status.geos.length, 10);
+  assert.deepEqual(status.geos[3]!.cells.slice(-4, -1).map((cell) => cell.state), ['done', 'done', 'failed'], 'the same picture for scripts');
+  assert.deepEqual(status.failed.map((row) => [row.geo, row.state]), [['geo-03-long', 'failed']]);
+  assert.deepEqual(status.running, []);
 });

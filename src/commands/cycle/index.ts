@@ -15,17 +15,26 @@ function cycleArgument(text: string): Date {
   return cycle;
 }
 
-export async function runCycleList({ loaded, limit }: { loaded: LoadedConfig; limit?: number | undefined }): Promise<Cycle[]> {
-  return withStateDb(loaded, (db) => listCycles(db, { limit: limit ?? 48 }));
+export type ShownCycle = Cycle & { late: boolean };
+
+/** A collecting cycle past centre.cycle_deadline_minutes is late: that is how operators see it. */
+function withLateness(loaded: LoadedConfig, cycle: Cycle, now = Date.now()): ShownCycle {
+  return { ...cycle, late: cycle.state === 'collecting' && cycle.cycleStart.getTime() + loaded.config.centre.cycle_deadline_minutes * 60_000 < now };
 }
 
-export function describeCycleList(cycles: Cycle[]): string {
+const shownState = (cycle: ShownCycle) => (cycle.late ? 'late' : cycle.state);
+
+export async function runCycleList({ loaded, limit }: { loaded: LoadedConfig; limit?: number | undefined }): Promise<ShownCycle[]> {
+  return withStateDb(loaded, async (db) => (await listCycles(db, { limit: limit ?? 48 })).map((cycle) => withLateness(loaded, cycle)));
+}
+
+export function describeCycleList(cycles: ShownCycle[]): string {
   if (cycles.length === 0) return 'no cycles yet: a cycle starts when the first GEO opens its hour';
   return renderTable(
     ['CYCLE', 'STATE', 'TRANSACTIONS', 'MISSING', 'READY', 'FED', 'SENT'],
     cycles.map((cycle) => [
       cycle.cycle,
-      cycle.state,
+      shownState(cycle),
       Object.entries(cycle.transactions).map(([state, n]) => `${n} ${state}`).join(', ') || '-',
       cycle.missingGeos.join(',') || '-',
       formatTime(cycle.readyAt),
@@ -36,7 +45,7 @@ export function describeCycleList(cycles: Cycle[]): string {
 }
 
 export interface CycleShowResult {
-  cycle: Cycle;
+  cycle: ShownCycle;
   transactions: Transaction[];
   waitingFor: string[];
   feedFiles: FeedFileRecord[];
@@ -50,13 +59,13 @@ export async function runCycleShow({ loaded, cycle }: { loaded: LoadedConfig; cy
     const transactions = await listTransactions(db, { from: cycleStart, to: cycleStart, limit: 10_000 });
     const inWarehouse = new Set(await geosInCycle(db, cycleStart));
     const waitingFor = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
-    return { cycle: found, transactions, waitingFor, feedFiles: await listFeedFiles(db, cycleStart) };
+    return { cycle: withLateness(loaded, found), transactions, waitingFor, feedFiles: await listFeedFiles(db, cycleStart) };
   });
 }
 
 export function describeCycleShow(result: CycleShowResult): string {
   const { cycle } = result;
-  const lines = [`cycle ${cycle.cycle}: ${cycle.state}${cycle.error ? ` — ${cycle.error}` : ''}`];
+  const lines = [`cycle ${cycle.cycle}: ${shownState(cycle)}${cycle.error ? ` — ${cycle.error}` : ''}`];
   if (result.waitingFor.length > 0 && cycle.state === 'collecting') lines.push(`waiting for: ${result.waitingFor.join(', ')}`);
   if (cycle.missingGeos.length > 0) lines.push(`fed without: ${cycle.missingGeos.join(', ')}`);
   lines.push('', renderTable(['GEO', 'TXN', 'STATE', 'STEP', 'DELIVERED', 'WAREHOUSED'], result.transactions.map((txn) => [
