@@ -49,3 +49,14 @@ test('a late hour is a WARNING naming the missing GEOs; a failed transaction and
   assert.ok(unsent.findings.some((finding) => /cycles not sent by their deadline/.test(finding.what)));
   assert.ok(unsent.findings.some((finding) => /jupiter tick last ran \d+ min ago/.test(finding.what)), 'the tick heartbeat is stale by then');
 });
+
+test('the CLI prints the summary line first and exits with the monitoring code (2 CRITICAL here)', async () => {
+  const { runCli } = await import('../support/cli.js');
+  const { mysqlUrlFor } = await import('../support/mysql.js');
+  const run = await runCli(['check'], { GANYMEDE_MYSQL_URL: mysqlUrlFor(centre.database), GANYMEDE_SITE_DATA_DIR: '/tmp' });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stdout.split('\n')[0]!, /^GANYMEDE CRITICAL - /);
+  const unknown = await runCli(['check'], { GANYMEDE_MYSQL_URL: 'mysql://root@127.0.0.1:1/none', GANYMEDE_MYSQL_CONNECT_TIMEOUT_MS: '2000' });
+  assert.equal(unknown.code, 3, 'UNKNOWN when the check cannot run');
+  assert.match(unknown.stdout, /^GANYMEDE UNKNOWN - the check could not run: cannot reach the Ganymede database/);
+});
