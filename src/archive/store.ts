@@ -6,7 +6,7 @@ import type { PrivateKey, PublicKey } from 'openpgp';
 import type { LoadedConfig } from '../config/load.js';
 import { requireSettings } from '../config/load.js';
 import { configError } from '../errors.js';
-import { openTransport } from '../transport/location.js';
+import { hostKeyPin, openTransport } from '../transport/location.js';
 import { withRetry } from '../transport/retry.js';
 import type { Transport } from '../transport/transport.js';
 import type { Logger } from '../log.js';
@@ -19,6 +19,7 @@ export async function openArchiveStore(loaded: LoadedConfig, log: Logger): Promi
   const { archive } = loaded.config;
   const transport = await openTransport(archiveUrl(loaded), {
     privateKey: archive.key_file,
+    ...hostKeyPin(archive.host_key),
     secret: loaded.secret('archive.secret'),
     accessKeyId: archive.access_key_id,
   });

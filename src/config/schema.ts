@@ -99,6 +99,8 @@ export const configSchema = z.strictObject({
       centre_public_key_file: path.optional(),
       inbox: inboxUrl.optional(),
       sftp_key_file: path.optional(),
+      /** The central SFTP server's host key: `SHA256:…` as ssh-keygen -l prints it, or a known_hosts line. */
+      inbox_host_key: z.string().min(8).optional(),
       work_dir: path.optional(),
     })
     .prefault({}),
@@ -123,6 +125,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: sftpUrl.optional(),
       key_file: path.optional(),
+      /** Glassbeam's host key: `SHA256:…` or a known_hosts line. */
+      host_key: z.string().min(8).optional(),
     })
     .prefault({}),
   alerts: z
@@ -167,8 +171,9 @@ export const configSchema = z.strictObject({
   archive: z
     .strictObject({
       url: storeUrl.optional(),
-      /** For sftp:// stores: the SSH key. */
+      /** For sftp:// stores: the SSH key, and the server's host key (`SHA256:…` or a known_hosts line). */
       key_file: path.optional(),
+      host_key: z.string().min(8).optional(),
       /** For swift:// (key, password or API key) and s3:// (secret access key); or GANYMEDE_ARCHIVE_SECRET. */
       secret_file: path.optional(),
       /** For s3:// when the URL has no KEY_ID@. */

@@ -14,6 +14,8 @@ export interface TransportOptions {
   privateKey?: string | Buffer;
   /** For sftp://: the server's host key as `ssh-keygen -l` prints it (`SHA256:…`); any other is refused. */
   hostKeyFingerprint?: string;
+  /** For sftp://: the server's host key as a known_hosts line (`ssh-ed25519 AAAA…`); wins over the fingerprint. */
+  hostPublicKey?: string;
   connectTimeoutMs?: number;
   /**
    * For swift:// the key (v1 auth), password or API key (Keystone/Rackspace identity); for s3:// the
@@ -81,6 +83,12 @@ function parseSftp(url: URL, shown: string): Location {
 }
 
 /** A transport for the location; stores connect on first use, so opening is cheap and cannot hang. */
+/** A pinned host key from config: `SHA256:…` (or `MD5:…`) is a fingerprint, anything else a known_hosts line. */
+export function hostKeyPin(value: string | undefined): Pick<TransportOptions, 'hostKeyFingerprint' | 'hostPublicKey'> {
+  if (value === undefined) return {};
+  return /^[A-Za-z0-9]+:/.test(value) ? { hostKeyFingerprint: value } : { hostPublicKey: value };
+}
+
 export async function openTransport(text: string, options: TransportOptions = {}): Promise<Transport> {
   const location = parseLocation(text);
   if (location.scheme === 'file') return new FileTransport(location.root);
@@ -95,6 +103,7 @@ export async function openTransport(text: string, options: TransportOptions = {}
     privateKey: key,
     privateKeyLabel: label,
     hostKeyFingerprint: options.hostKeyFingerprint === undefined ? undefined : checkFingerprint(options.hostKeyFingerprint, shown),
+    hostPublicKey: options.hostPublicKey,
     connectTimeoutMs: options.connectTimeoutMs,
   });
 }

@@ -21,7 +21,7 @@ import { createProgress } from '../../progress.js';
 import { dumpArchive } from '../../pipeline/dump-archive.js';
 import { sealToFile } from '../../pipeline/seal-file.js';
 import type { TableDataStream } from '../../pipeline/table-data-stream.js';
-import { openTransport } from '../../transport/location.js';
+import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
 import type { Transport } from '../../transport/transport.js';
 import { retryTransient } from '../../retry.js';
@@ -107,7 +107,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let progress: NodeJS.Timeout | undefined;
   let transport: Transport | undefined;
   try {
-    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms });
+    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, ...hostKeyPin(agent.inbox_host_key) });
     await removeStaleSpools(workDir);
     events.start();
     const { signingKey, centreKey } = await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);

@@ -11,7 +11,7 @@ import { failedError } from '../../errors.js';
 import { listFeedFiles, recordFeedFile } from '../../state/cycles.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { CycleStepContext } from '../../worker/runtime.js';
-import { openTransport } from '../../transport/location.js';
+import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
 import { feedDir } from './feed.js';
 
@@ -31,7 +31,7 @@ export async function sendStep(context: CycleStepContext): Promise<StepOutcome> 
   // The manifest goes last: a reader that sees it may trust every file it lists to be there.
   const ordered = [...names.filter((name) => name !== 'manifest.json').sort(), 'manifest.json'];
   const sent = new Map((await listFeedFiles(context.db, context.cycleStart)).map((file) => [file.name, file]));
-  const transport = withRetry(await openTransport(config.glassbeam.url!, { privateKey: config.glassbeam.key_file }), {
+  const transport = withRetry(await openTransport(config.glassbeam.url!, { privateKey: config.glassbeam.key_file, ...hostKeyPin(config.glassbeam.host_key) }), {
     onRetry: (line) => context.log.warn(line),
   });
   let bytes = 0;
