@@ -11,6 +11,7 @@ need=()
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 /usr/bin/python3 -c 'import mockupdb, mongomock' >/dev/null 2>&1 || need+=(python3-mockupdb python3-mongomock)
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -98,6 +98,8 @@ export const configSchema = z.strictObject({
       signing_key_file: path.optional(),
       centre_public_key_file: path.optional(),
       inbox: inboxUrl.optional(),
+      /** gzip (zlib in-process), or zstd (the zstd tool on the other core: several times faster; apt-get install zstd). */
+      compression: z.enum(['gzip', 'zstd']).default('gzip'),
       sftp_key_file: path.optional(),
       /** The central SFTP server's host key: `SHA256:…` as ssh-keygen -l prints it, or a known_hosts line. */
       inbox_host_key: z.string().min(8).optional(),

@@ -12,7 +12,8 @@ import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { OpenPgpRefusal, openStream } from '../openpgp/open.js';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { isZstd, zstdStream } from './zstd.js';
 import { dumpEntryPattern, manifestEntry } from './dump-archive.js';
 import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
 
@@ -76,6 +77,23 @@ function unpackInto(dir: string, counter: { bytes: number }) {
   };
 }
 
+/** gzip or zstd, told apart by the first bytes, so files of either agent setting open. */
+async function* decompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done) return;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield first.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  }
+  const decompressor = isZstd(first.value) ? zstdStream('decompress') : createGunzip();
+  const feeding = pipeline(Readable.from(all()), decompressor).catch((error: unknown) => {
+    decompressor.destroy(error as Error);
+  });
+  yield* decompressor as AsyncIterable<Buffer>;
+  await feeding;
+}
+
 export async function openDelivery(options: OpenDeliveryOptions): Promise<OpenedDelivery> {
   const staging = `${options.dir}.unverified`;
   await rm(staging, { recursive: true, force: true });
@@ -88,7 +106,7 @@ export async function openDelivery(options: OpenDeliveryOptions): Promise<Opened
       label: options.label ?? options.file,
     });
     const sink = unpackInto(staging, counter);
-    await pipeline(plaintext, createGunzip(), sink, { signal: options.signal });
+    await pipeline(plaintext, decompress, sink, { signal: options.signal });
     const { signerFingerprint } = await plaintext.verified;
     const manifest = parseDumpManifest(await readFile(join(staging, manifestEntry), 'utf8').catch(() => {
       throw new DeliveryRefusal('the archive has no manifest.json: the agent did not finish it');
@@ -120,5 +138,5 @@ async function verdictOf(options: OpenDeliveryOptions, unpackError: unknown): Pr
   } catch (error) {
     if (error instanceof OpenPgpRefusal) return error;
   }
-  return new DeliveryRefusal(`decrypted and signed by the expected key, but not a gzip'd tar dump: ${(unpackError as Error).message ?? String(unpackError)}`);
+  return new DeliveryRefusal(`decrypted and signed by the expected key, but not a compressed tar dump: ${(unpackError as Error).message ?? String(unpackError)}`);
 }

@@ -49,8 +49,8 @@ export interface AgentRunResult {
 
 const spoolSuffix = '.sealing';
 
-export function deliveryFileName(geo: string, cycle: string, delivery: number): string {
-  return `${geo}_${cycle}_d${delivery}.tar.gz.gpg`;
+export function deliveryFileName(geo: string, cycle: string, delivery: number, compression: 'gzip' | 'zstd' = 'gzip'): string {
+  return `${geo}_${cycle}_d${delivery}.tar.${compression === 'zstd' ? 'zst' : 'gz'}.gpg`;
 }
 
 function requireAgentSettings(loaded: LoadedConfig): void {
@@ -133,7 +133,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     log.info(`snapshot of ${snapshot.plan.tables.length} tables at ${snapshot.plan.snapshotAt}`);
 
     // step 4: tar → gzip → encrypt and sign → spool file, reporting as it goes
-    const name = deliveryFileName(geo, cycle, txn.delivery);
+    const name = deliveryFileName(geo, cycle, txn.delivery, agent.compression);
     spool = join(workDir, `${name}${spoolSuffix}`);
     let current: { table: string; stream: TableDataStream } | undefined;
     let doneRows = 0;
@@ -157,7 +157,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
         current = { table: table.name, stream };
       },
     });
-    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centreKey, signingKey, signal: options.signal }).catch((error: unknown) => {
+    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centreKey, signingKey, compression: agent.compression, signal: options.signal }).catch((error: unknown) => {
       throw spaceError(error, workDir);
     });
     clearInterval(progress);
