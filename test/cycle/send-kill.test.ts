@@ -1,4 +1,4 @@
-// kill -9 of `worker send` while a feed file of a few MB is half way to Glassbeam, under `jupiter drain`:
+// kill -9 of `worker send` while a feed file of ~30 MB (wide enough a window at ~250 MB/s) is half way to Glassbeam, under `jupiter drain`:
 // the stopped lease is noticed, the attempt recorded as crashed, and the retry delivers each file exactly
 // once and complete — the half-written `.part` is overwritten by the retry's upload, not left behind.
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ async function runningSendPid(): Promise<number | undefined> {
 
 before(async () => {
   centre = await startCentre({ glassbeam: true, settings: { 'centre.lease_ms': 1500, 'centre.lease_grace_ms': 500, 'centre.retry_base_ms': 200 } });
-  const geo = await centre.addGeo('emea', await centre.addSource('srcemea', [...smallSource(1), ...blobStatements(150)]));
+  const geo = await centre.addGeo('emea', await centre.addSource('srcemea', [...smallSource(1), ...blobStatements(600)]));
   await geo.deliver(cycle);
 });
 after(async () => {
