@@ -35,7 +35,9 @@ const alive = (pid: number) => {
 };
 
 async function ganymede(args: string[], config: string, options: { allowFail?: boolean; quiet?: boolean } = {}) {
-  const run = await execa(process.execPath, [bin, '--config', config, ...args], { reject: false, env: { ...process.env, NO_COLOR: process.stdout.isTTY ? undefined : '1' } });
+  // GANYMEDE_DEMO_DIR is the demo's own setting, not Ganymede's: passed on, the CLI would refuse it as unknown.
+  const { GANYMEDE_DEMO_DIR: _demoDir, ...env } = process.env;
+  const run = await execa(process.execPath, [bin, '--config', config, ...args], { reject: false, extendEnv: false, env: { ...env, NO_COLOR: process.stdout.isTTY ? undefined : '1' } });
   if (!options.quiet && run.stdout) process.stdout.write(`${run.stdout}\n`);
   if (run.exitCode !== 0 && !options.allowFail) {
     process.stderr.write(run.stderr);
@@ -156,7 +158,8 @@ async function main(): Promise<void> {
 
   // step 3: the status API
   const apiLog = openSync(join(dir, 'api.log'), 'a');
-  const api = spawn(process.execPath, [bin, '--config', config.centre, 'api'], { stdio: ['ignore', apiLog, apiLog] });
+  const { GANYMEDE_DEMO_DIR: _ignored, ...apiEnv } = process.env;
+  const api = spawn(process.execPath, [bin, '--config', config.centre, 'api'], { stdio: ['ignore', apiLog, apiLog], env: apiEnv });
   for (let i = 0; i < 50; i++) {
     if (await fetch(`http://127.0.0.1:${apiPort}/v1/health`).then((r) => r.ok, () => false)) break;
     await sleep(100);
