@@ -8,7 +8,7 @@
 // the store (its MD5 differs) and nothing is stored.
 import { createHash } from 'node:crypto';
 import { failedError } from '../errors.js';
-import { CountedSource, type PutSource } from './transport.js';
+import { checkPutSize, CountedSource, type PutOptions, type PutSource } from './transport.js';
 
 export interface PartDigest {
   size: number;
@@ -50,6 +50,26 @@ export async function digestSource(source: PutSource, partBytes: number): Promis
  * cannot fill breaks off with an error and sets `short`: a request must never end early on a Content-Length
  * it promised, or the store waits for the rest until it times out.
  */
+/**
+ * The first pass of an object-store upload: the source's MD5s per part, its size checked against what the
+ * caller expects, and refused up front when it needs more parts than the store accepts.
+ */
+export async function digestForUpload(
+  source: PutSource,
+  target: { address: string; name: string; partBytes: number; maxParts: number; partsWord: string; setting: string },
+  options: PutOptions | undefined,
+): Promise<SourceDigest> {
+  const digest = await digestSource(source, target.partBytes);
+  checkPutSize(target.address, target.name, digest.size, digest.size, options);
+  if (digest.parts.length > target.maxParts) {
+    throw failedError(
+      `${target.address}: ${target.name} is ${digest.size} bytes, more than ${target.maxParts} ${target.partsWord} of ${target.partBytes} bytes`,
+      `raise ${target.setting} in the location URL`,
+    );
+  }
+  return digest;
+}
+
 export class PartReader {
   private readonly iterator: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;

@@ -20,13 +20,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { failedError } from '../errors.js';
-import { base64Of, changedSourceError, digestSource, PartReader, type SourceDigest } from './object-parts.js';
+import { base64Of, changedSourceError, digestForUpload, PartReader, type SourceDigest } from './object-parts.js';
 import { describeS3, maxParts, type S3Location } from './s3-config.js';
 import { isNotFound, s3Error } from './s3-errors.js';
 import {
   checkName,
   checkPrefix,
-  checkPutSize,
   CountedSource,
   isPartName,
   quietly,
@@ -62,11 +61,7 @@ export class S3Transport implements Transport {
    */
   async put(name: string, source: PutSource, options?: PutOptions): Promise<PutResult> {
     const key = this.keyOf(checkName(name));
-    const digest = await digestSource(source, this.options.partBytes);
-    checkPutSize(this.describe(), name, digest.size, digest.size, options);
-    if (digest.parts.length > maxParts) {
-      throw failedError(`${this.describe()}: ${name} is ${digest.size} bytes, more than ${maxParts} parts of ${this.options.partBytes} bytes`, 'raise part_bytes in the location URL');
-    }
+    const digest = await digestForUpload(source, { address: this.describe(), name, partBytes: this.options.partBytes, maxParts, partsWord: 'parts', setting: 'part_bytes' }, options);
     await this.ensureBucket();
     const reader = new PartReader(new CountedSource(source), digest.size);
     try {

@@ -10,14 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { failedError, unreachableError } from '../errors.js';
-import { changedSourceError, digestSource, hexOf, PartReader, requestBody, type SourceDigest } from './object-parts.js';
+import { changedSourceError, digestForUpload, hexOf, PartReader, requestBody, type SourceDigest } from './object-parts.js';
 import { authenticate, type SwiftSession } from './swift-auth.js';
 import { describeSwift, type SwiftLocation } from './swift-config.js';
 import { causeCode, networkError, send, statusError } from './swift-http.js';
 import {
   checkName,
   checkPrefix,
-  checkPutSize,
   CountedSource,
   isPartName,
   quietly,
@@ -58,11 +57,11 @@ export class SwiftTransport implements Transport {
    */
   async put(name: string, source: PutSource, options?: PutOptions): Promise<PutResult> {
     const objectName = this.objectName(checkName(name));
-    const digest = await digestSource(source, this.options.segmentBytes);
-    checkPutSize(this.describe(), name, digest.size, digest.size, options);
-    if (digest.parts.length > maxSegments) {
-      throw failedError(`${this.describe()}: ${name} is ${digest.size} bytes, more than ${maxSegments} segments of ${this.options.segmentBytes} bytes`, 'raise segment_bytes in the location URL');
-    }
+    const digest = await digestForUpload(
+      source,
+      { address: this.describe(), name, partBytes: this.options.segmentBytes, maxParts: maxSegments, partsWord: 'segments', setting: 'segment_bytes' },
+      options,
+    );
     await this.ensureContainer(this.options.container);
     const oldSegments = await this.segmentsOf(objectName, `look up ${name}`);
     const reader = new PartReader(new CountedSource(source), digest.size);

@@ -4,7 +4,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import type mysql from 'mysql2/promise';
 import { runCli, type CliRun } from '../support/cli.js';
@@ -146,16 +145,7 @@ export async function schemaChecksums(conn: mysql.Connection, schema: string, ex
   return out;
 }
 
-/** Polls `check` until it returns something truthy; fails naming `what` after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, intervalMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+export { waitFor } from '../support/wait.js';
 
 /** Every file below dir, relative, sorted; [] when dir is missing. */
 export function listTree(dir: string): string[] {

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import mysqlPromise from 'mysql2/promise';
 import type mysql from 'mysql2/promise';
 import { Decimal128, type Db as MongoDb } from 'mongodb';
@@ -132,16 +131,9 @@ export async function schemaExists(centre: Centre, schema: string): Promise<bool
   return rows.length > 0;
 }
 
-/** Polls `check` every intervalMs until it returns something truthy; fails with `what` after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+import { waitFor } from '../support/wait.js';
+
+export { waitFor };
 
 /** A table `big` of 2^doublings rows (INSERT … SELECT doubling): makes decrypt and load last long enough to be hit. */
 export function bigTableStatements(doublings: number): string[] {
