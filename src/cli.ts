@@ -473,7 +473,11 @@ function addGeoCommands(program: Command): void {
   });
   for (const enabled of [true, false]) {
     const verb = enabled ? 'enable' : 'disable';
-    helpFor(geo.command(verb).description(enabled ? 'accept deliveries from a GEO again' : "refuse a GEO's token and deliveries; nothing is deleted").argument('<name>'), {
+    helpFor(geo.command(verb).description(enabled ? 'accept deliveries from a GEO again' : "refuse a GEO's token; its deliveries waiting at the centre go to quarantine; nothing is deleted").argument('<name>'), {
+      what: enabled
+        ? 'Its token works again. Hours refused while it was disabled are delivered again from the GEO: `ganymede agent run --cycle HOUR --force`.'
+        : 'Its API token is refused at once. Its transactions not yet in the warehouse are refused when the next tick reaches them ' +
+          '(within a minute): the delivered files move from the inbox to the quarantine dir. Nothing is deleted.',
       when: 'by hand; takes effect at once.',
       examples: [`ganymede geo ${verb} emea`],
     }).action(async (name: string, _options: unknown, command: Command) => {
@@ -495,13 +499,31 @@ function addGeoCommands(program: Command): void {
     const rotated = await runGeoRotateToken({ loaded: await loaded(command), name, tokenFile: options.tokenFile });
     reportToken(rotated, options, `new token for GEO ${name}; the old one no longer works`);
   });
-  helpFor(geo.command('rotate-key').description("replace a GEO's public signing key").argument('<name>').requiredOption('--public-key <file>', 'the new armored public key'), {
-    when: 'when a GEO gets a new key pair.',
-    examples: ['ganymede geo rotate-key emea --public-key emea-2027.pub.asc'],
-  }).action(async (name: string, options: { publicKey: string }, command: Command) => {
+  helpFor(
+    geo
+      .command('rotate-key')
+      .description("replace a GEO's public signing key; files delivered from now on must carry the new key's signature")
+      .argument('<name>')
+      .requiredOption('--public-key <file>', 'the new armored public key')
+      .option('--revoke-old-key', 'the old key may be compromised: refuse even the files it signed that were delivered before now'),
+    {
+      what:
+        'The overlap: the old key stays on record as retired. It still verifies the files that were delivered before the rotation ' +
+        '(by the server clock, when the agent closed the transaction) for as long as they wait in the queue, retries included; a file ' +
+        'delivered after the rotation and signed with the old key is refused and quarantined. So install the new private key on the ' +
+        'GEO first (agent.signing_key_file), then rotate here, between two hourly runs. With --revoke-old-key there is no overlap.',
+      when: 'when a GEO gets a new key pair, or at once (with --revoke-old-key) when its private key may have leaked.',
+      examples: ['ganymede geo rotate-key emea --public-key emea-2027.pub.asc', 'ganymede geo rotate-key emea --public-key emea-new.pub.asc --revoke-old-key'],
+    },
+  ).action(async (name: string, options: { publicKey: string; revokeOldKey?: boolean }, command: Command) => {
     const { runGeoRotateKey } = await import('./commands/geo/change.js');
-    const geoRow = await runGeoRotateKey({ loaded: await loaded(command), name, publicKeyFile: options.publicKey });
+    const geoRow = await runGeoRotateKey({ loaded: await loaded(command), name, publicKeyFile: options.publicKey, revokeOld: options.revokeOldKey });
     say(`GEO ${name} now signs with key ${geoRow.keyFingerprint}`);
+    say(
+      options.revokeOldKey
+        ? 'the old key is revoked: files it signed are refused, even those already delivered'
+        : 'the old key still counts for files delivered before now, and for nothing delivered later',
+    );
   });
 }
 

@@ -56,6 +56,8 @@ export const patchGeoBody = z.strictObject({
 
 export const rotateKeyBody = z.strictObject({
   publicKey: armoredKey,
+  /** The old key may be compromised: it stops verifying even the files delivered before the rotation. */
+  revokeOldKey: z.boolean().optional(),
 });
 
 export const listTransactionsQuery = z.strictObject({

@@ -88,6 +88,46 @@ export async function readPrivateKey(
   return unlocked;
 }
 
+/**
+ * Reads every private key of an armored block (the centre's file holds its current key and, after
+ * `keys rotate`, the retired ones), each checked and unlocked like readPrivateKey. Keys no longer usable
+ * (expired, revoked) are left out, as long as one usable key remains.
+ */
+export async function readPrivateKeys(armored: string, label: string, passphrase?: string, use: PrivateKeyUse = 'any'): Promise<PrivateKey[]> {
+  if (!armored.includes('-----BEGIN PGP')) throw new OpenPgpKeyError(`${label}: not an armored OpenPGP key (no "-----BEGIN PGP" line)`);
+  let keys: Key[];
+  try {
+    keys = await openpgp.readKeys({ armoredKeys: armored });
+  } catch (error) {
+    throw new OpenPgpKeyError(`${label}: not a readable OpenPGP key: ${oneLine(error)}`);
+  }
+  if (keys.length === 1) return [await readPrivateKey(armored, label, passphrase, use)];
+  const usable: PrivateKey[] = [];
+  let firstProblem: unknown;
+  for (const key of keys) {
+    try {
+      usable.push(await readPrivateKey(key.armor(), `${label} (key ${fingerprintOf(key)})`, passphrase, use));
+    } catch (error) {
+      firstProblem ??= error;
+    }
+  }
+  if (usable.length === 0) throw firstProblem;
+  return usable;
+}
+
+/** One armored private-key block holding several keys, in order; GnuPG imports it as it is. */
+export function armorPrivateKeys(keys: PrivateKey[]): string {
+  const packets = keys.map((key) => key.toPacketList().write());
+  const length = packets.reduce((sum, bytes) => sum + bytes.length, 0);
+  const all = new Uint8Array(length);
+  let offset = 0;
+  for (const bytes of packets) {
+    all.set(bytes, offset);
+    offset += bytes.length;
+  }
+  return openpgp.armor(openpgp.enums.armor.privateKey, all);
+}
+
 export function fingerprintOf(key: Key): string {
   return key.getFingerprint().toUpperCase();
 }

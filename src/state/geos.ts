@@ -1,7 +1,7 @@
 // The GEOs table: each regional site, its OpenPGP signing key and its hashed API token.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type mysql from 'mysql2/promise';
-import type { Db } from './db.js';
+import { inTransaction, type Db } from './db.js';
 
 export interface Geo {
   id: number;
@@ -103,12 +103,70 @@ export async function rotateGeoToken(db: Db, name: string): Promise<{ geo: Geo; 
   return result.affectedRows === 1 ? { geo: (await findGeo(db, name))!, token } : undefined;
 }
 
-export async function rotateGeoKey(db: Db, name: string, publicKey: string, keyFingerprint: string): Promise<Geo | undefined> {
-  const [result] = await db.query<mysql.ResultSetHeader>(
-    'UPDATE geos SET public_key = ?, key_fingerprint = ?, key_rotated_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3) WHERE name = ?',
-    [publicKey, keyFingerprint, name],
+export interface RotateKeyOptions {
+  /** The old key may be in someone else's hands: it verifies nothing any more, not even files already delivered. */
+  revokeOld?: boolean;
+}
+
+/**
+ * A new signing key, in force at once. The old key is kept as retired: it still verifies the files that
+ * were delivered before this moment (by the server's clock, when the agent closed the transaction), for
+ * as long as they wait to be processed or are retried; anything delivered later must carry the new
+ * key's signature. With revokeOld, the old key verifies nothing. Rotating to the key already in force
+ * changes nothing, so a re-run after a crash is harmless.
+ */
+export async function rotateGeoKey(db: Db, name: string, publicKey: string, keyFingerprint: string, options: RotateKeyOptions = {}): Promise<Geo | undefined> {
+  return inTransaction(db, async (connection) => {
+    const [rows] = await connection.query<mysql.RowDataPacket[]>(`SELECT ${columns} FROM geos WHERE name = ? FOR UPDATE`, [name]);
+    if (!rows[0]) return undefined;
+    const current = toGeo(rows[0]);
+    if (current.keyFingerprint === keyFingerprint) {
+      if (options.revokeOld) await connection.query('UPDATE geo_retired_keys SET revoked = 1 WHERE geo_id = ?', [current.id]);
+      return current;
+    }
+    await connection.query(
+      `INSERT INTO geo_retired_keys (geo_id, public_key, key_fingerprint, retired_at, revoked) VALUES (?, ?, ?, UTC_TIMESTAMP(3), ?)`,
+      [current.id, current.publicKey, current.keyFingerprint, options.revokeOld ? 1 : 0],
+    );
+    // A revoked key is revoked in every earlier retirement too.
+    if (options.revokeOld) await connection.query('UPDATE geo_retired_keys SET revoked = 1 WHERE geo_id = ? AND key_fingerprint = ?', [current.id, current.keyFingerprint]);
+    await connection.query(
+      'UPDATE geos SET public_key = ?, key_fingerprint = ?, key_rotated_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3) WHERE id = ?',
+      [publicKey, keyFingerprint, current.id],
+    );
+    const [after] = await connection.query<mysql.RowDataPacket[]>(`SELECT ${columns} FROM geos WHERE id = ?`, [current.id]);
+    return toGeo(after[0]!);
+  });
+}
+
+export interface RetiredGeoKey {
+  publicKey: string;
+  keyFingerprint: string;
+  retiredAt: Date;
+  revoked: boolean;
+}
+
+export async function listRetiredGeoKeys(db: Db, geoId: number): Promise<RetiredGeoKey[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT public_key, key_fingerprint, retired_at, revoked FROM geo_retired_keys WHERE geo_id = ? ORDER BY retired_at DESC, id DESC',
+    [geoId],
   );
-  return result.affectedRows === 1 ? findGeo(db, name) : undefined;
+  return rows.map((row) => ({ publicKey: row.public_key, keyFingerprint: row.key_fingerprint, retiredAt: row.retired_at, revoked: Boolean(row.revoked) }));
+}
+
+/**
+ * The armored keys whose signature a file delivered at deliveredAt may carry: the GEO's key in force,
+ * and each retired key that was still in force when the file was delivered (and is not revoked).
+ */
+export async function signingKeysForDelivery(db: Db, geo: Geo, deliveredAt: Date | null): Promise<{ armored: string; fingerprint: string; retiredAt?: Date }[]> {
+  const keys: { armored: string; fingerprint: string; retiredAt?: Date }[] = [{ armored: geo.publicKey, fingerprint: geo.keyFingerprint }];
+  if (!deliveredAt) return keys;
+  for (const retired of await listRetiredGeoKeys(db, geo.id)) {
+    if (retired.revoked || retired.retiredAt.getTime() <= deliveredAt.getTime()) continue;
+    if (keys.some((key) => key.fingerprint === retired.keyFingerprint)) continue;
+    keys.push({ armored: retired.publicKey, fingerprint: retired.keyFingerprint, retiredAt: retired.retiredAt });
+  }
+  return keys;
 }
 
 export type RemoveGeoResult = 'removed' | 'not-found' | 'has-history';

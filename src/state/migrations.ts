@@ -232,4 +232,33 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 6,
+    name: 'key rotation: the retired signing keys of each GEO, and the chain of centre keys agents fetch',
+    statements: [
+      // A retired GEO key still verifies the files delivered before it was retired (unless revoked).
+      table(
+        'geo_retired_keys',
+        `  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  geo_id INT UNSIGNED NOT NULL,
+  public_key TEXT NOT NULL,
+  key_fingerprint VARCHAR(64) NOT NULL,
+  retired_at DATETIME(3) NOT NULL,
+  revoked TINYINT(1) NOT NULL DEFAULT 0,
+  KEY ix_geo_retired_keys_geo (geo_id, retired_at)`,
+      ),
+      // Oldest first; each key after the first carries a detached signature by the one before it.
+      table(
+        'centre_keys',
+        `  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  key_fingerprint VARCHAR(64) NOT NULL,
+  public_key TEXT NOT NULL,
+  signed_by VARCHAR(64) NULL,
+  signature TEXT NULL,
+  created_at DATETIME(3) NOT NULL,
+  retired_at DATETIME(3) NULL,
+  UNIQUE KEY uq_centre_keys_fingerprint (key_fingerprint)`,
+      ),
+    ],
+  },
 ];

@@ -12,6 +12,7 @@ import { recordEvents, type StatusEvent } from '../state/events.js';
 import { recordMetrics } from '../state/metrics.js';
 import { claimStepByHand, failStep, findCycleStep, findTxnStep, finishStep, getStep, renewLease, type Step, type StepName, type StepOutcome } from '../state/steps.js';
 import { getTransaction, type Transaction } from '../state/transactions.js';
+import { refuseIfGeoDisabled } from './quarantine.js';
 
 interface BaseContext {
   loaded: LoadedConfig;
@@ -53,9 +54,12 @@ export async function runWorkerStep(options: Common & { txnId: number }, work: (
     const step = await findTxnStep(db, txn.id, options.step);
     if (!step) throw usageError(`transaction ${txn.id} has no ${options.step} step (it is ${txn.state}${txn.step ? `, at ${txn.step}` : ''})`);
     const log = createLogger(`worker ${options.step}`, { txn: txn.id, geo: txn.geo, cycle: txn.cycle });
-    return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId, geoName: txn.geo }, async (base) =>
-      work({ ...base, txn: (await getTransaction(db, txn.id))! }),
-    );
+    return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId, geoName: txn.geo }, async (base) => {
+      const current = (await getTransaction(db, txn.id))!;
+      // A GEO disabled after its file was decrypted: the rest of its delivery is held too (decrypt checks for itself).
+      if (options.step === 'load' || options.step === 'etl') await refuseIfGeoDisabled(db, options.loaded.config, current, base.log);
+      return work({ ...base, txn: current });
+    });
   });
 }
 

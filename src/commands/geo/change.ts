@@ -29,12 +29,12 @@ export async function runGeoRotateToken(options: { loaded: LoadedConfig; name: s
   );
 }
 
-export async function runGeoRotateKey(options: { loaded: LoadedConfig; name: string; publicKeyFile: string }): Promise<Geo> {
+export async function runGeoRotateKey(options: { loaded: LoadedConfig; name: string; publicKeyFile: string; revokeOld?: boolean | undefined }): Promise<Geo> {
   const key = await readGeoPublicKeyFile(options.publicKeyFile);
   return withStateDb(options.loaded, async (db) => {
-    const geo = await rotateGeoKey(db, options.name, key.armored, key.fingerprint);
+    const geo = await rotateGeoKey(db, options.name, key.armored, key.fingerprint, { revokeOld: options.revokeOld ?? false });
     if (!geo) throw noSuchGeo(options.name);
-    await auditCli(db, 'geo.rotate-key', `geo:${options.name}`, { keyFingerprint: key.fingerprint });
+    await auditCli(db, 'geo.rotate-key', `geo:${options.name}`, { keyFingerprint: key.fingerprint, revokeOldKey: options.revokeOld ?? false });
     return geo;
   });
 }

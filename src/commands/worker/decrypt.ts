@@ -3,16 +3,16 @@
 // work dir. Anything else is refused for good and the file moved to quarantine; MySQL is not touched.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { requireSettings } from '../../config/load.js';
 import { GanymedeError, configError, failedError, messageOf, refusedError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
-import { findGeo } from '../../state/geos.js';
+import { findGeo, listRetiredGeoKeys, signingKeysForDelivery } from '../../state/geos.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
-import { dumpDir, inboxFile, quarantineFile } from '../../worker/paths.js';
+import { dumpDir, inboxFile } from '../../worker/paths.js';
+import { moveToQuarantine, refuseIfGeoDisabled } from '../../worker/quarantine.js';
 
 async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
@@ -20,16 +20,8 @@ async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
   return hash.digest('hex');
 }
 
-async function quarantine(context: StepContext, from: string, reason: string): Promise<never> {
-  const to = quarantineFile(context.loaded.config, context.txn);
-  await mkdir(dirname(to), { recursive: true, mode: 0o700 });
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(from, to);
-    await unlink(from);
-  }
+async function quarantine(context: StepContext, reason: string): Promise<never> {
+  const to = await moveToQuarantine(context.loaded.config, context.txn);
   context.log.warn(`refused and moved to quarantine ${to}: ${reason}`);
   throw refusedError(`${context.txn.file!.name} refused: ${reason}; moved to ${to}`, 'the agent may deliver the hour again (agent run --cycle … --force)');
 }
@@ -41,22 +33,31 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   if (!txn.file) throw failedError(`transaction ${txn.id} has no delivered file recorded`);
   const file = inboxFile(config, txn);
 
-  // done in 3 steps; step 1: the file is the one the agent reported
+  // done in 3 steps; step 1: the GEO may deliver, and the file is the one the agent reported
+  await refuseIfGeoDisabled(context.db, config, txn, context.log);
   const found = await stat(file).catch(() => undefined);
   if (!found) throw refusedError(`${file} is not in the inbox although the agent reported it delivered`, 'the agent may deliver the hour again');
-  if (found.size !== txn.file.size) await quarantine(context, file, `its size is ${found.size} bytes, the agent reported ${txn.file.size} (truncated or replaced)`);
+  if (found.size !== txn.file.size) await quarantine(context, `its size is ${found.size} bytes, the agent reported ${txn.file.size} (truncated or replaced)`);
   const sha256 = await sha256Of(file, context.signal);
-  if (sha256 !== txn.file.sha256) await quarantine(context, file, `its sha256 is ${sha256}, the agent reported ${txn.file.sha256}`);
+  if (sha256 !== txn.file.sha256) await quarantine(context, `its sha256 is ${sha256}, the agent reported ${txn.file.sha256}`);
 
-  // step 2: keys: the centre's private key(s), and the public key of this transaction's GEO only
-  const { readPrivateKey, readPublicKey, OpenPgpKeyError } = await import('../../openpgp/keys.js');
+  // step 2: keys: the centre's private keys (more than one after `keys rotate`), and the public keys of
+  // this transaction's GEO that were in force when the file was delivered
+  const { readPrivateKeys, readPublicKey, OpenPgpKeyError } = await import('../../openpgp/keys.js');
   const geo = await findGeo(context.db, txn.geo);
   if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
+  const geoKeys = await signingKeysForDelivery(context.db, geo, txn.deliveredAt);
   let keys;
   try {
     keys = {
-      centre: await readPrivateKey(await readFile(config.centre.private_key_file!, 'utf8'), `centre.private_key_file ${config.centre.private_key_file}`, undefined, 'decrypt'),
-      geo: await readPublicKey(geo.publicKey, `the registered key of GEO ${geo.name}`, 'verify'),
+      centre: await readPrivateKeys(await readFile(config.centre.private_key_file!, 'utf8'), `centre.private_key_file ${config.centre.private_key_file}`, undefined, 'decrypt'),
+      geo: [
+        await readPublicKey(geoKeys[0]!.armored, `the registered key of GEO ${geo.name}`, 'verify'),
+        // A retired key that has since expired simply stops counting.
+        ...(await Promise.all(geoKeys.slice(1).map((key) => readPublicKey(key.armored, `retired key of GEO ${geo.name}`, 'verify').catch(() => undefined)))).filter(
+          (key) => key !== undefined,
+        ),
+      ],
     };
   } catch (error) {
     if (error instanceof OpenPgpKeyError) throw configError(error.message);
@@ -80,7 +81,20 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
       throw new GanymedeError(ExitCode.failed, `the work dir ${target} is full (${code})`, { hint: 'free space or move centre.work_dir; the step will be retried' });
     }
     const dataProblem = error instanceof OpenPgpRefusal || error instanceof DeliveryRefusal || error instanceof DumpManifestError || /^TAR_|Z_DATA_ERROR|Z_BUF_ERROR|unexpected end of file|incorrect header check/i.test(`${code ?? ''} ${messageOf(error)}`);
-    if (dataProblem) await quarantine(context, file, messageOf(error));
+    if (dataProblem) await quarantine(context, await explainSigner(context, geo.id, error, messageOf(error)));
     throw error;
   }
+}
+
+/** A file signed by a key the GEO has retired: say when it was retired, so the refusal explains itself. */
+async function explainSigner(context: StepContext, geoId: number, error: unknown, message: string): Promise<string> {
+  if ((error as { reason?: string }).reason !== 'unexpected-signer') return message;
+  for (const retired of await listRetiredGeoKeys(context.db, geoId)) {
+    if (!message.includes(retired.keyFingerprint) && !message.includes(retired.keyFingerprint.slice(-16))) continue;
+    const delivered = context.txn.deliveredAt?.toISOString() ?? 'an unknown time';
+    return retired.revoked
+      ? `${message} (GEO ${context.txn.geo} retired and revoked that key on ${retired.retiredAt.toISOString()})`
+      : `${message} (GEO ${context.txn.geo} retired that key on ${retired.retiredAt.toISOString()}; a retired key only counts for files delivered before then, this one was delivered ${delivered})`;
+  }
+  return message;
 }

@@ -1,0 +1,41 @@
+// Quarantine: where a delivered file goes when the centre will not process it (it failed verification,
+// or its GEO was disabled). Moved, never deleted, so an operator can look at it.
+import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { refusedError } from '../errors.js';
+import { findGeo } from '../state/geos.js';
+import type { Db } from '../state/db.js';
+import type { Transaction } from '../state/transactions.js';
+import type { Logger } from '../log.js';
+import { inboxFile, quarantineFile } from './paths.js';
+
+/** Moves the transaction's file from the inbox to quarantine; a second call (after a crash) finds it there. */
+export async function moveToQuarantine(config: Config, txn: Transaction): Promise<string> {
+  const from = inboxFile(config, txn);
+  const to = quarantineFile(config, txn);
+  await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+  try {
+    await rename(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && (await stat(to).catch(() => undefined))) return to;
+    if (code !== 'EXDEV') throw error;
+    await copyFile(from, to);
+    await unlink(from);
+  }
+  return to;
+}
+
+/**
+ * A disabled GEO's deliveries are not processed: the file goes to quarantine and the step is refused.
+ * Nothing is deleted; after `geo enable`, the agent delivers the hour again.
+ */
+export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transaction, log: Logger): Promise<void> {
+  const geo = await findGeo(db, txn.geo);
+  if (!geo || geo.enabled) return;
+  const where = txn.file ? await moveToQuarantine(config, txn) : undefined;
+  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : ''}`;
+  log.warn(`refused: ${reason}`);
+  throw refusedError(`transaction ${txn.id} refused: ${reason}`, `after \`ganymede geo enable ${geo.name}\`, the agent delivers the hour again (agent run --cycle ${txn.cycle} --force)`);
+}
