@@ -589,6 +589,35 @@ function addKeyCommands(program: Command): void {
     const result = await runKeysGenerate({ name: options.name, outDir: options.out, email: options.email });
     printResult(result, options.json, (r) => `key ${r.name}: ${r.fingerprint}\n  public  ${r.publicKeyFile}\n  private ${r.privateKeyFile} (0600; keep it on this host)`);
   });
+  helpFor(keys.command('rotate').description("give the centre a new key pair; agents take the new public key over by themselves").addOption(jsonFlag()), {
+    what:
+      'Puts a new private key in front of centre.private_key_file (rewritten in place, still 0600; the old keys stay in it) and ' +
+      'publishes the new public key through the API, signed by the old key. Each agent fetches it at its next run, checks that ' +
+      'signature against the key it trusts, and from then on encrypts to the new key (kept in its work dir); a key the API offers ' +
+      'without a valid signature is ignored and reported. Decrypt tries every key in the file, so files encrypted to the old key ' +
+      'before an agent switched are still opened; `ganymede keys list` shows how many such deliveries still wait. The old keys stay ' +
+      'in the file so that archived agent files can still be restored and read. Run it on the central host whose file the workers ' +
+      'read (copy the file to the other central hosts before their next tick). Safe to re-run after a crash: it finishes what it began.',
+    when: 'on a schedule (yearly, say), or at once when the centre key may have leaked.',
+    examples: ['ganymede keys rotate', 'ganymede keys list'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runKeysRotate } = await import('./commands/keys/rotate.js');
+    const result = await runKeysRotate({ loaded: await loaded(command) });
+    printResult(result, options.json, (r) =>
+      [
+        `${r.resumed ? 'finished the interrupted rotation: ' : ''}the centre key is now ${r.to} (handed over by ${r.from})`,
+        `  private ${r.privateKeyFile} (holds the old key too)`,
+        `  public  ${r.publicKeyFile} (for new agents; running agents take it from the API)`,
+      ].join('\n'),
+    );
+  });
+  helpFor(keys.command('list').description('the centre keys: the current one, the retired ones, and the deliveries that may still need them').addOption(jsonFlag()), {
+    when: 'after `keys rotate`, to see when no waiting delivery needs a retired key any more.',
+    examples: ['ganymede keys list', 'ganymede keys list --json'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runKeysList, describeKeysList } = await import('./commands/keys/rotate.js');
+    printResult(await runKeysList({ loaded: await loaded(command) }), options.json, describeKeysList);
+  });
 }
 
 function addTxnCommands(program: Command): void {

@@ -193,4 +193,15 @@ export class ApiClient {
   failTransaction(txnId: number, reason: string) {
     return this.request<{ transaction: ApiTransaction }>('POST', `/v1/transactions/${txnId}/fail`, { reason: reason.slice(0, 2000) });
   }
+
+  centreKeys() {
+    return this.request<{ keys: PublishedCentreKey[] }>('GET', '/v1/centre-keys');
+  }
+}
+
+export interface PublishedCentreKey {
+  fingerprint: string;
+  publicKey: string;
+  signedBy: string | null;
+  signature: string | null;
 }

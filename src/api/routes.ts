@@ -6,6 +6,7 @@ import * as geos from '../state/geos.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
 import { recordEvents } from '../state/events.js';
+import { listCentreKeys } from '../state/centre-keys.js';
 import { type Principal, requireAdmin, requireGeo } from './auth.js';
 import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
@@ -116,6 +117,14 @@ async function existingGeo(db: Db, name: string): Promise<geos.Geo> {
 }
 
 route('GET', '/v1/health', async () => ok({ status: 'ok' }));
+
+// The centre's public keys, oldest first, each after the first signed by the one before: agents follow
+// the chain from the key they trust to the newest (`keys rotate`). Public material, but only for callers
+// with a token, like everything else here.
+route('GET', '/v1/centre-keys', async (context) => {
+  const keys = await listCentreKeys(context.db);
+  return ok({ keys: keys.map((key) => ({ fingerprint: key.fingerprint, publicKey: key.publicKey, signedBy: key.signedBy, signature: key.signature, createdAt: key.createdAt, retiredAt: key.retiredAt })) });
+});
 
 route('POST', '/v1/geos/:geo/transactions', async (context) => {
   requireGeo(context.principal, context.params.geo!);

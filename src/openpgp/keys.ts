@@ -115,17 +115,21 @@ export async function readPrivateKeys(armored: string, label: string, passphrase
   return usable;
 }
 
-/** One armored private-key block holding several keys, in order; GnuPG imports it as it is. */
-export function armorPrivateKeys(keys: PrivateKey[]): string {
-  const packets = keys.map((key) => key.toPacketList().write());
-  const length = packets.reduce((sum, bytes) => sum + bytes.length, 0);
-  const all = new Uint8Array(length);
+/**
+ * The armored block with `key` put in front of every key `armored` holds (keys that no longer work
+ * included), as one block of concatenated transferable keys: GnuPG imports it as it is.
+ */
+export async function prependPrivateKey(armored: string, key: PrivateKey): Promise<string> {
+  const existing = await openpgp.readPrivateKeys({ armoredKeys: armored });
+  const parts = [key, ...existing].map((each) => each.toPacketList().write());
+  const all = new Uint8Array(parts.reduce((sum, bytes) => sum + bytes.length, 0));
   let offset = 0;
-  for (const bytes of packets) {
+  for (const bytes of parts) {
     all.set(bytes, offset);
     offset += bytes.length;
   }
-  return openpgp.armor(openpgp.enums.armor.privateKey, all);
+  // With the CRC24 line: GnuPG 2.2 misreads an armor block without it.
+  return openpgp.armor(openpgp.enums.armor.privateKey, all, undefined, undefined, undefined, true);
 }
 
 export function fingerprintOf(key: Key): string {

@@ -126,7 +126,7 @@ export async function openTransaction(db: Db, geoId: number, cycleStart: Date, o
     }
     // A refused hour had a file and steps: the next file is a new delivery, so it gets steps of its own
     // and never takes the name of the refused one in quarantine.
-    const newDelivery = txn.state === 'open' || txn.state === 'agent_failed' ? txn.delivery : txn.delivery + 1;
+    const newDelivery = txn.state === 'agent_failed' ? txn.delivery : txn.delivery + 1;
     await connection.query(
       `UPDATE transactions SET state = 'open', step = NULL, error = NULL, delivery = ?, agent_host = ?,
          file_name = NULL, file_size = NULL, file_sha256 = NULL, delivered_at = NULL, warehoused_at = NULL, finished_at = NULL,

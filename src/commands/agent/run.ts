@@ -11,10 +11,12 @@ import { cycleOf, formatCycle, parseCycle } from '../../cycle.js';
 import { GanymedeError, configError, failedError, messageOf, nothingToDo, usageError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
 import { acquireHostLock } from '../../lock.js';
-import { createLogger } from '../../log.js';
+import { createLogger, type Logger } from '../../log.js';
+import type { PublicKey } from 'openpgp';
 import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js';
 import { EventReporter } from '../../agent/event-reporter.js';
 import { readAgentKeys } from '../../agent/keys.js';
+import { chooseCentreKey } from '../../agent/centre-key.js';
 import { connectSource, sourceTarget } from '../../agent/source-db.js';
 import { estimateTables, openSnapshot } from '../../pipeline/extract.js';
 import { createProgress } from '../../progress.js';
@@ -122,6 +124,9 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     const txnId = txn.id;
     log.info(`transaction ${txnId} open (delivery ${txn.delivery})`);
     events.report(txnId, { level: 'info', phase: 'opened', message: `agent on ${hostname()}` });
+    const centre = await chooseCentreKeyFor(api, centreKey, workDir, log);
+    if (centre.replaced) events.report(txnId, { level: 'info', phase: 'centre-key', message: `took over centre key ${centre.fingerprint} (signed by ${centre.replaced})` });
+    if (centre.ignored) events.report(txnId, { level: 'error', phase: 'centre-key', message: centre.ignored });
 
     // step 3: one consistent snapshot of the source
     const target = sourceTarget(loaded);
@@ -157,7 +162,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
         current = { table: table.name, stream };
       },
     });
-    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centreKey, signingKey, compression: agent.compression, signal: options.signal }).catch((error: unknown) => {
+    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centre.key, signingKey, compression: agent.compression, signal: options.signal }).catch((error: unknown) => {
       throw spaceError(error, workDir);
     });
     clearInterval(progress);
@@ -217,4 +222,19 @@ async function removeStaleSpools(workDir: string): Promise<void> {
 
 export function describeAgentRun(result: AgentRunResult): string {
   return `delivered ${result.file.name}: ${result.tables} tables, ${result.rows} rows, ${result.file.size} bytes, sha256 ${result.file.sha256} (transaction ${result.transactionId}, ${(result.durationMs / 1000).toFixed(1)} s)`;
+}
+
+/** The centre key to encrypt to this run, following the API's signed key chain (src/agent/centre-key.ts). */
+async function chooseCentreKeyFor(api: ApiClient, configured: PublicKey, workDir: string, log: Logger) {
+  const published = await api.centreKeys().then(
+    (reply) => reply.keys,
+    (error: unknown) => {
+      log.warn(`cannot fetch the centre's published keys (${messageOf(error)}); encrypting to the centre key this agent trusts`);
+      return undefined;
+    },
+  );
+  const choice = await chooseCentreKey({ configured, workDir, published, log });
+  if (choice.replaced) log.info(`the centre rotated its key: encrypting to ${choice.fingerprint} from now on (handed over by ${choice.replaced})`);
+  if (choice.ignored) log.error(choice.ignored);
+  return choice;
 }
