@@ -2,20 +2,26 @@
 // run sets up three synthetic GEOs and processes one hour; each further run is "the next hour": some rows
 // changed, one GEO late, a delta feed. `npm run demo -- --clean` stops the demo's servers and removes it all.
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import { ensureMysql, mysqlOptions } from '../../test/support/mysql.js';
-import { createSources, changeSources, geos } from './sources.js';
+import { createSources, changeSources, geos, sourceDatabase } from './sources.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'ganymede');
-const dir = process.env.GANYMEDE_DEMO_DIR ?? '/tmp/ganymede-demo';
-const database = 'gmd_demo';
+const defaultDir = '/tmp/ganymede-demo';
+const dir = process.env.GANYMEDE_DEMO_DIR ?? defaultDir;
+// A demo in another dir (the secrets test runs one) gets databases of its own.
+const database = dir === defaultDir ? 'gmd_demo' : `gmd_demo_${createHash('sha1').update(dir).digest('hex').slice(0, 8)}`;
+/** The agents read Cloud Control as a least-privilege MySQL user with a password, as on a real GEO server. */
+const reader = `${database}_r`;
+/** What scratchSchema() (src/worker/paths.ts) names this centre's temporary schemas. */
+const scratchPrefix = `gmd_${createHash('sha1').update(`/${database}`).digest('hex').slice(0, 8)}_txn_`;
 const say = (text: string) => process.stdout.write(`\n== ${text}\n`);
 
 interface Services {
@@ -39,6 +45,8 @@ async function ganymede(args: string[], config: string, options: { allowFail?: b
   const { GANYMEDE_DEMO_DIR: _demoDir, ...env } = process.env;
   const run = await execa(process.execPath, [bin, '--config', config, ...args], { reject: false, extendEnv: false, env: { ...env, NO_COLOR: process.stdout.isTTY ? undefined : '1' } });
   if (!options.quiet && run.stdout) process.stdout.write(`${run.stdout}\n`);
+  // Everything the CLI logged, for a look afterwards (the terminal shows only the results).
+  appendFileSync(join(dir, 'cli.log'), `$ ganymede ${args.join(' ')}\n${run.stderr}${run.stderr ? '\n' : ''}`, { mode: 0o600 });
   if (run.exitCode !== 0 && !options.allowFail) {
     process.stderr.write(run.stderr);
     throw new Error(`ganymede ${args.join(' ')} exited ${run.exitCode}`);
@@ -53,9 +61,10 @@ async function clean(): Promise<void> {
     if (alive(pid)) process.kill(pid, 'SIGTERM');
   }
   const admin = await mysql.createConnection(mysqlOptions());
-  for (const name of [database, ...geos.map((geo) => `gmd_demo_src_${geo}`)]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
-  const [scratch] = await admin.query<mysql.RowDataPacket[]>("SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'gmd\\_%\\_txn\\_%'");
+  for (const name of [database, ...geos.map((geo) => sourceDatabase(database, geo))]) await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  const [scratch] = await admin.query<mysql.RowDataPacket[]>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, ?) = ?', [scratchPrefix.length, scratchPrefix]);
   for (const row of scratch) await admin.query(`DROP DATABASE IF EXISTS \`${row.name}\``);
+  await admin.query(`DROP USER IF EXISTS '${reader}'@'127.0.0.1'`);
   await admin.end();
   rmSync(dir, { recursive: true, force: true });
   say(`removed the demo (${dir}, its databases and servers)`);
@@ -103,7 +112,7 @@ function writeConfigs(services: Services, apiPort: number): { centre: string; ag
       agent: {
         geo,
         token_file: join(dir, `${geo}.token`),
-        source: { url: `mysql://root@127.0.0.1:3306/gmd_demo_src_${geo}` },
+        source: { url: `mysql://${reader}@127.0.0.1:3306/${sourceDatabase(database, geo)}`, password_file: join(dir, 'source.password') },
         signing_key_file: join(dir, `keys/${geo}.key.asc`),
         centre_public_key_file: join(dir, 'keys/centre.pub.asc'),
         inbox: `sftp://${services.central.user}@127.0.0.1:${services.central.port}${services.central.root}/${geo}`,
@@ -113,6 +122,21 @@ function writeConfigs(services: Services, apiPort: number): { centre: string; ag
     return file;
   };
   return { centre: centreFile, agent };
+}
+
+/** The MySQL user the agents read with: SELECT and SHOW VIEW on the GEO's database, nothing else. */
+async function createReader(): Promise<void> {
+  const passwordFile = join(dir, 'source.password');
+  if (!existsSync(passwordFile)) writeFileSync(passwordFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const admin = await mysql.createConnection(mysqlOptions());
+  try {
+    await admin.query(`CREATE USER IF NOT EXISTS '${reader}'@'127.0.0.1' IDENTIFIED BY ?`, [password]);
+    await admin.query(`ALTER USER '${reader}'@'127.0.0.1' IDENTIFIED BY ?`, [password]);
+    for (const geo of geos) await admin.query(`GRANT SELECT, SHOW VIEW ON \`${sourceDatabase(database, geo)}\`.* TO '${reader}'@'127.0.0.1'`);
+  } finally {
+    await admin.end();
+  }
 }
 
 async function main(): Promise<void> {
@@ -132,7 +156,8 @@ async function main(): Promise<void> {
 
   // step 2: synthetic Cloud Control databases, keys, the Ganymede database and the GEOs
   if (firstRun) {
-    await createSources();
+    await createSources(database);
+    await createReader();
     mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
     // Each part is skipped when a first run that was interrupted already did it.
     for (const name of ['centre', ...geos]) {
@@ -146,7 +171,7 @@ async function main(): Promise<void> {
       if (added.exitCode !== 0) await ganymede(['geo', 'rotate-token', geo, '--token-file', tokenFile], config.centre);
     }
   } else {
-    await changeSources();
+    await changeSources(database);
   }
   // Each GEO's inbox directory on the central SFTP server, owned by its login (as an operator would make it).
   const owner = statSync(services.central.localRoot);
@@ -197,6 +222,7 @@ async function main(): Promise<void> {
       `warehouse: ${services.mongoUri} database ganymede_demo${(services as { mongoStandIn?: boolean }).mongoStandIn ? ' (the MongoDB-wire stand-in)' : ''}`,
       `archive: ${join(dir, 'archive')}`,
       `config: ${config.centre}; try: bin/ganymede --config ${config.centre} txn list`,
+      `logs: ${join(dir, 'cli.log')} (every command above), ${join(dir, 'api.log')}, workers in ${join(dir, 'centre', 'log')}`,
       `next hour: npm run demo    remove everything: npm run demo -- --clean`,
       '',
     ].join('\n'),

@@ -4,15 +4,16 @@ import mysql from 'mysql2/promise';
 import { mysqlOptions } from '../../test/support/mysql.js';
 
 export const geos = ['emea', 'apac', 'amer'];
+export const sourceDatabase = (prefix: string, geo: string) => `${prefix}_src_${geo}`;
 const accounts = 60;
 const instancesPerAccount = 8;
 const events = 600;
 
-export async function createSources(): Promise<void> {
+export async function createSources(prefix: string): Promise<void> {
   const admin = await mysql.createConnection({ ...mysqlOptions(), multipleStatements: true });
   try {
     for (const [index, geo] of geos.entries()) {
-      const db = `gmd_demo_src_${geo}`;
+      const db = sourceDatabase(prefix, geo);
       await admin.query(`DROP DATABASE IF EXISTS \`${db}\`; CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4; USE \`${db}\`;
         CREATE TABLE accounts (id INT PRIMARY KEY, name VARCHAR(80) NOT NULL, plan ENUM('basic','pro','enterprise') NOT NULL, balance DECIMAL(12,2) NOT NULL, created_at DATETIME(3) NOT NULL);
         CREATE TABLE instances (id BIGINT PRIMARY KEY, account_id INT NOT NULL, hostname VARCHAR(120) NOT NULL, state VARCHAR(16) NOT NULL, settings TEXT NOT NULL, updated_at TIMESTAMP(3) NOT NULL, KEY (account_id));
@@ -34,11 +35,11 @@ export async function createSources(): Promise<void> {
 }
 
 /** The next hour at each GEO: about 1% of instances change, a few events arrive, one instance goes away. */
-export async function changeSources(): Promise<void> {
+export async function changeSources(prefix: string): Promise<void> {
   const admin = await mysql.createConnection(mysqlOptions());
   try {
     for (const geo of geos) {
-      const db = `\`gmd_demo_src_${geo}\``;
+      const db = `\`${sourceDatabase(prefix, geo)}\``;
       await admin.query(`UPDATE ${db}.instances SET state = IF(state = 'running', 'stopped', 'running'), updated_at = UTC_TIMESTAMP(3) ORDER BY RAND() LIMIT 5`);
       await admin.query(`INSERT INTO ${db}.events (instance_id, kind, at, detail) SELECT id, 'resize', UTC_TIMESTAMP(3), 'the next hour' FROM ${db}.instances ORDER BY RAND() LIMIT 4`);
       await admin.query(`DELETE FROM ${db}.instances ORDER BY RAND() LIMIT 1`);

@@ -8,6 +8,9 @@ import { ExitCode } from '../exit-codes.js';
 import { configError, GanymedeError, messageOf } from '../errors.js';
 import type { Transaction } from '../state/transactions.js';
 import { minTlsVersion, readPemFile } from './tls.js';
+import { createLogger } from '../log.js';
+
+const debugLog = createLogger('api client');
 
 export interface ApiEvent {
   key: string;
@@ -90,11 +93,14 @@ export class ApiClient {
     const { url: base, agent } = this.connect();
     const url = new URL(path, base);
     let reply: Reply;
+    const started = performance.now();
     try {
       reply = await this.send(url, agent, method, body === undefined ? undefined : JSON.stringify(body));
     } catch (error) {
+      debugLog.debug(`${method} ${url.pathname} failed after ${Math.round(performance.now() - started)} ms: ${String((error as NodeJS.ErrnoException).code ?? messageOf(error))}`);
       throw this.connectionError(error, url);
     }
+    debugLog.debug(`${method} ${url.origin}${url.pathname} ${reply.status} in ${Math.round(performance.now() - started)} ms, ${reply.text.length} bytes`);
     let parsed: Record<string, unknown> = {};
     try {
       parsed = reply.text ? (JSON.parse(reply.text) as Record<string, unknown>) : {};

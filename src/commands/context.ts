@@ -1,7 +1,8 @@
 // What every command starts from: the loaded configuration, logging set up from it, and helpers that
 // open and always close the Ganymede database.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { configureLogging, type LogFormat, type LogLevel } from '../log.js';
+import { configureLogging, createLogger, type LogFormat, type LogLevel } from '../log.js';
+import { secretKeys } from '../config/schema.js';
 import { openStateDb, type Db } from '../state/db.js';
 
 export interface GlobalOptions {
@@ -17,6 +18,11 @@ export function loadForCommand(global: GlobalOptions, overrides: Record<string, 
     overrides: { 'logging.format': global.logFormat, 'logging.level': global.logLevel, ...overrides },
   });
   configureLogging({ format: loaded.config.logging.format, level: loaded.config.logging.level });
+  const log = createLogger('config');
+  // Where each secret comes from (a file or a variable name), never its value; the settings hold only file paths.
+  const sources = secretKeys.map((key) => [key, loaded.secretSource(key)] as const).filter(([, source]) => source !== undefined);
+  log.debug(`read ${loaded.path ?? 'no config file'}; secrets from ${sources.length ? sources.map(([key, source]) => `${key} ← ${source}`).join(', ') : 'nowhere'}`);
+  log.debug(`settings: ${JSON.stringify(loaded.config)}`);
   return loaded;
 }
 

@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../config/load.js';
 import { requireSettings } from '../config/load.js';
 import { configError } from '../errors.js';
+import { createLogger } from '../log.js';
 import { describeMysqlError } from './mysql-errors.js';
 import { latestSchemaVersion, readSchemaVersion } from './migrate.js';
 
@@ -84,6 +85,7 @@ export async function openStateDb(loaded: LoadedConfig): Promise<Db> {
         hint: 'upgrade ganymede on this host',
       });
     }
+    createLogger('state').debug(`the Ganymede database ${target.database} at ${target.address}, schema version ${version}`);
     return pool;
   } catch (error) {
     await pool.end().catch(() => undefined);

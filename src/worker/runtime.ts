@@ -112,6 +112,7 @@ async function holdAndRun(
     throw nothingToDo(`the lease on ${what} is no longer this worker's; nothing done`);
   }
   const token = leaseToken;
+  log.debug(`${what}: step ${step.id}, attempt ${step.attempts + (options.leaseToken === undefined ? 1 : 0)}, lease ${centre.lease_ms} ms renewed every ${Math.max(500, Math.floor(centre.lease_ms / 3))} ms, pid ${process.pid}`);
   const controller = new AbortController();
   const stop = () => controller.abort(options.signal?.reason ?? 'a signal');
   options.signal?.addEventListener('abort', stop);

@@ -223,8 +223,19 @@ interface TestUser {
   gid: number;
 }
 
-/** The sftp-only login user, created once per machine (useradd writes it to /etc/passwd and /etc/shadow). */
-async function ensureTestUser(): Promise<TestUser> {
+/**
+ * The sftp-only login user, created once per machine (useradd writes it to /etc/passwd and /etc/shadow).
+ * One creation per process: two concurrent useradds of the same name (two sshds started at once on a new
+ * machine) once left a passwd entry whose uid changed after the first sshd had chowned its inbox to it.
+ */
+let testUser: Promise<TestUser> | undefined;
+function ensureTestUser(): Promise<TestUser> {
+  testUser ??= createTestUser();
+  testUser.catch(() => (testUser = undefined));
+  return testUser;
+}
+
+async function createTestUser(): Promise<TestUser> {
   const entryIn = (file: string) => readFileSync(file, 'utf8').split('\n').find((line) => line.startsWith(`${sftpTestUser}:`));
   for (let attempt = 1; ; attempt++) {
     const entry = entryIn('/etc/passwd');

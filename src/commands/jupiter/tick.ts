@@ -51,6 +51,9 @@ export function processLauncher(loaded: LoadedConfig): Launcher {
       // node's spawn, not execa: execa's typings take no raw descriptor for stdout/stderr.
       const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
       child.unref();
+      // The worker inherits the environment: its GANYMEDE_* names (never values) say which settings came from there.
+      const inherited = Object.keys(process.env).filter((name) => name.startsWith('GANYMEDE_'));
+      createLogger('tick').debug(`spawned ${process.execPath} ${args.join(' ')} as pid ${child.pid ?? '?'}${inherited.length ? `; inherits ${inherited.join(', ')}` : ''}`);
       const exited = new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.once('error', () => resolve());
