@@ -103,6 +103,8 @@ export const configSchema = z.strictObject({
       sftp_key_file: path.optional(),
       /** The central SFTP server's host key: `SHA256:…` as ssh-keygen -l prints it, or a known_hosts line. */
       inbox_host_key: z.string().min(8).optional(),
+      /** Mode of the delivered file on an sftp:// inbox: "0640" for a per-GEO chrooted account the centre reads through a group. */
+      inbox_file_mode: z.enum(['0600', '0640']).default('0600'),
       work_dir: path.optional(),
     })
     .prefault({}),

@@ -17,6 +17,8 @@ export interface TransportOptions {
   /** For sftp://: the server's host key as a known_hosts line (`ssh-ed25519 AAAA…`); wins over the fingerprint. */
   hostPublicKey?: string;
   connectTimeoutMs?: number;
+  /** For sftp://: the mode of stored files (default 0600). */
+  fileMode?: number;
   /**
    * For swift:// the key (v1 auth), password or API key (Keystone/Rackspace identity); for s3:// the
    * secret access key. Never part of the URL: the config reads it from a file.
@@ -105,6 +107,7 @@ export async function openTransport(text: string, options: TransportOptions = {}
     hostKeyFingerprint: options.hostKeyFingerprint === undefined ? undefined : checkFingerprint(options.hostKeyFingerprint, shown),
     hostPublicKey: options.hostPublicKey,
     connectTimeoutMs: options.connectTimeoutMs,
+    fileMode: options.fileMode,
   });
 }
 

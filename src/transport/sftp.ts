@@ -44,9 +44,15 @@ export interface SftpTransportOptions {
    */
   hostPublicKey?: string;
   connectTimeoutMs?: number;
+  /**
+   * Mode of stored files, default 0600. A GEO's own chrooted inbox account needs 0640, so that the centre's
+   * user reads the (encrypted) file through the directory's group; the client sets the mode explicitly,
+   * so no server umask would do it.
+   */
+  fileMode?: number | undefined;
 }
 
-const fileMode = 0o600;
+const defaultFileMode = 0o600;
 const dirMode = 0o700;
 const defaultConnectTimeoutMs = 20_000;
 // ssh2's write stream keeps one write in flight per chunk it is given, and splits a big chunk into
@@ -148,7 +154,7 @@ export class SftpTransport implements Transport {
         const readable = Readable.from(coalesce(counted.chunks(), uploadChunkBytes));
         try {
           // Without a mode ssh2 fchmods every new file to 0666, and a server umask does not apply to chmod.
-          await client.put(readable, part, { writeStreamOptions: { mode: fileMode } });
+          await client.put(readable, part, { writeStreamOptions: { mode: this.options.fileMode ?? defaultFileMode } });
           checkPutSize(this.address, name, counted.bytes, (await client.stat(part)).size, options);
           await this.replace(client, part, remote);
           return { size: counted.bytes };

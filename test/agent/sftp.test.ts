@@ -46,6 +46,11 @@ describe('agent run delivering over SFTP', { timeout: 120_000 }, () => {
     assert.deepEqual(filesIn(workDirOf(fixture)).filter((name) => name !== 'events.jsonl'), []);
   });
 
+  test('agent.inbox_file_mode 0640: the file lands group-readable, for a per-GEO account the centre reads through a group', async () => {
+    const result = await runAgent({ loaded: fixture.config({ ...sftpSettings, 'agent.inbox_file_mode': '0640' }), cycle: '2026-11-20T09', retryBaseDelayMs: 10 });
+    assert.equal(statSync(join(inboxOnServer(), result.file.name)).mode & 0o777, 0o640);
+  });
+
   test('a server refusing the path fails with a refused error naming it; the hour is agent_failed; no spool is left', async () => {
     await sshd.setReadOnly(true);
     const cycle = '2026-11-20T02';

@@ -109,7 +109,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let progress: NodeJS.Timeout | undefined;
   let transport: Transport | undefined;
   try {
-    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, ...hostKeyPin(agent.inbox_host_key) });
+    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, fileMode: Number.parseInt(agent.inbox_file_mode, 8), ...hostKeyPin(agent.inbox_host_key) });
     await removeStaleSpools(workDir);
     events.start();
     const { signingKey, centreKey } = await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);
