@@ -14,6 +14,7 @@ import { describeMongoError } from './mongo-errors.js';
 import { changeIndexes, changesCollection, claimCycle, ensureIndexes, finishCycle, stateIndexes } from './progress.js';
 import { listTables, prepareSession, selectSql, streamBatches } from './source.js';
 import { CollectionWriter, type CheckpointPhase, type CollectionCounts } from './write.js';
+import { SeenKeys } from './seen-keys.js';
 
 export type { Mapping, NestMapping } from './mappings.js';
 export { mappingsSchema } from './mappings.js';
@@ -155,16 +156,19 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
     plan, geo, schema, tables: context.tables, childConnection: context.childConnection,
     note: (column: string, note: ConversionNote) => notes.set(`${column}: ${note}`, (notes.get(`${column}: ${note}`) ?? 0) + 1),
   });
+  // The seen set lives on the second connection: the first is busy streaming the rows.
+  const seen = await mysqlCall(async () => SeenKeys.create(await context.childConnection()), schema);
   const writer = new CollectionWriter({
-    db, collection: name, label: plan.label, geo, cycle, counts,
+    db, collection: name, label: plan.label, geo, cycle, counts, seen,
     checkpoint: async (phase) => { await options.checkpoint?.({ collection: name, phase, read: counts.read, writeOps: counts.writeOps }); },
   });
   await mysqlCall(async () => {
     for await (const batch of streamBatches(context.main, selectSql(plan, schema), batchSize)) {
       await writer.write(await builder.build(batch));
     }
+    await writer.removeUnseen(batchSize);
+    await seen.drop();
   }, schema);
-  await writer.removeUnseen(batchSize);
   counts.writeOps += await mongoCall(() => finishCycle(db, geo, name, cycle), `recording the progress of collection ${name}`);
 
   for (const [what, rows] of notes) log(`${name}.${what} (${rows} value${rows === 1 ? '' : 's'})`);

@@ -10,6 +10,7 @@ import type { BuiltDocument } from './documents.js';
 import { canonicalText } from './hash.js';
 import { describeMongoError } from './mongo-errors.js';
 import { changesCollection } from './progress.js';
+import type { SeenKeys } from './seen-keys.js';
 
 export interface StateDocument {
   _id: string;
@@ -57,6 +58,8 @@ export interface WriterOptions {
   cycle: Date;
   counts: CollectionCounts;
   checkpoint: (phase: CheckpointPhase) => Promise<void>;
+  /** Where the `_id`s seen this cycle are kept (on the scratch MySQL server, not in memory). */
+  seen: SeenKeys;
 }
 
 const duplicateKey = 11000;
@@ -64,8 +67,6 @@ const duplicateKey = 11000;
 export class CollectionWriter {
   private readonly state: Collection<StateDocument>;
   private readonly changes: Collection<ChangeDocument>;
-  /** Every `_id` the source had this cycle: what is stored and not in here is removed at the end. */
-  private readonly seen = new Set<string>();
   private readonly cycleLabel: string;
 
   constructor(private readonly options: WriterOptions) {
@@ -77,13 +78,11 @@ export class CollectionWriter {
   async write(docs: BuiltDocument[]): Promise<void> {
     const { counts, cycle, geo, label } = this.options;
     counts.read += docs.length;
-    for (const doc of docs) {
-      if (this.seen.has(doc._id)) {
-        throw failedError(`${label}: two rows have the same key (document ${doc._id})`, 'the key is not unique: give the warehouse mapping a `key` that is');
-      }
-      this.seen.add(doc._id);
-    }
     if (docs.length === 0) return;
+    const duplicate = await this.options.seen.add(docs.map((doc) => doc._id));
+    if (duplicate !== undefined) {
+      throw failedError(`${label}: two rows have the same key (document ${duplicate})`, 'the key is not unique: give the warehouse mapping a `key` that is');
+    }
     const stored = await this.mongo('reading', () =>
       this.state.find({ _id: { $in: docs.map((doc) => doc._id) } }, { projection: { '_meta.hash': 1, '_meta.cycle': 1 } }).toArray());
     const storedById = new Map(stored.map((doc) => [doc._id, doc._meta]));
@@ -119,23 +118,38 @@ export class CollectionWriter {
     await this.options.checkpoint('written');
   }
 
-  /** Removes the GEO's documents the source no longer has, `batchSize` at a time. */
+  /**
+   * Removes the GEO's documents the source no longer has: the stored `_id`s are read `batchSize` at a
+   * time and checked against the seen set, so memory stays flat whatever the collection's size.
+   */
   async removeUnseen(batchSize: number): Promise<void> {
-    const { geo, cycle, counts } = this.options;
-    const gone: string[] = [];
-    await this.mongo('reading', async () => {
-      for await (const doc of this.state.find({ geo }, { projection: { _id: 1, '_meta.cycle': 1 } })) {
-        if (!this.seen.has(doc._id) && !(doc._meta?.cycle && doc._meta.cycle.getTime() > cycle.getTime())) gone.push(doc._id);
+    const { geo, cycle } = this.options;
+    let candidates: string[] = [];
+    const cursor = this.state.find({ geo, '_meta.cycle': { $lte: cycle } }, { projection: { _id: 1 }, batchSize });
+    try {
+      for (let doc = await this.mongo('reading', () => cursor.next()); doc; doc = await this.mongo('reading', () => cursor.next())) {
+        candidates.push(doc._id);
+        if (candidates.length >= batchSize) {
+          await this.removeGone(candidates);
+          candidates = [];
+        }
       }
-    });
-    for (let start = 0; start < gone.length; start += batchSize) {
-      const ids = gone.slice(start, start + batchSize);
-      await this.logChanges(ids.map((id) => this.change(id, 'removed')));
-      await this.options.checkpoint('logged');
-      const result = await this.bulk(this.state, ids.map((_id) => ({ deleteOne: { filter: { _id, '_meta.cycle': { $lte: cycle } } } })), 'removing from');
-      counts.removed += result.deletedCount;
-      await this.options.checkpoint('removed');
+      await this.removeGone(candidates);
+    } finally {
+      await cursor.close().catch(() => undefined);
     }
+  }
+
+  private async removeGone(candidates: string[]): Promise<void> {
+    const { cycle, counts } = this.options;
+    const seen = await this.options.seen.which(candidates);
+    const ids = candidates.filter((id) => !seen.has(id));
+    if (ids.length === 0) return;
+    await this.logChanges(ids.map((id) => this.change(id, 'removed')));
+    await this.options.checkpoint('logged');
+    const result = await this.bulk(this.state, ids.map((_id) => ({ deleteOne: { filter: { _id, '_meta.cycle': { $lte: cycle } } } })), 'removing from');
+    counts.removed += result.deletedCount;
+    await this.options.checkpoint('removed');
   }
 
   private change(docId: string, op: ChangeOp): ChangeDocument {

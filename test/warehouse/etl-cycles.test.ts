@@ -74,6 +74,22 @@ describe('cycles', () => {
     assert.equal((await docsById(db, 'instances')).has('g1:45'), false);
   });
 
+  test('batches of 3 give the same cycle: what the source lost is found and removed batch by batch', async () => {
+    const small = { batchSize: 3 };
+    const reference = rig.freshDb('batch-reference');
+    await etl(reference, first, cycle1);
+    await etl(reference, second, cycle2);
+    const db = rig.freshDb('batch-small');
+    await etl(db, first, cycle1, small);
+    const next = await etl(db, second, cycle2, small);
+    assert.deepEqual(summary(next), {
+      accounts: { inserted: 1, updated: 2, removed: 0 },
+      instances: { inserted: 0, updated: 0, removed: 1 },
+      audit: { inserted: 0, updated: 0, removed: 1 },
+    });
+    assert.deepEqual(await dumpWarehouse(db), await dumpWarehouse(reference));
+  });
+
   test('a late, older cycle after a newer one changes nothing', async () => {
     const db = rig.freshDb('late');
     await etl(db, second, cycle2);

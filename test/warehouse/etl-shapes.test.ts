@@ -233,6 +233,9 @@ describe('mappings', () => {
     const db = rig.freshDb('dupkey');
     await assert.rejects(etl(db, base, cycle1, { mappings: [{ collection: 'by_account', sql: 'SELECT account_id, hostname FROM instances', key: ['account_id'] }] }),
       (error: unknown) => error instanceof GanymedeError && error.exitCode === ExitCode.failed && /mapping by_account: two rows have the same key/.test(error.message));
+    // The same, with the two rows in different batches: the seen keys are kept across batches.
+    await assert.rejects(etl(rig.freshDb('dupkey2'), base, cycle1, { batchSize: 1, mappings: [{ collection: 'by_account', sql: 'SELECT account_id, hostname FROM instances ORDER BY id', key: ['account_id'] }] }),
+      (error: unknown) => error instanceof GanymedeError && error.exitCode === ExitCode.failed && /mapping by_account: two rows have the same key \(document g1:\d+\)/.test(error.message));
     await assert.rejects(etl(db, base, cycle1, { mappings: [{ table: 'accounts', sql: 'SELECT 1' } as never, { sql: 'DELETE FROM x' } as never] }),
       (error: unknown) => error instanceof GanymedeError && error.exitCode === ExitCode.config && error.details.length >= 2);
     await assert.rejects(etl(db, base, cycle1, { mappings: [{ collection: 'accounts', table: 'tags' }] }),
