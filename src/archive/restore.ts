@@ -58,7 +58,7 @@ export async function restoreArchive(options: {
   store: Transport;
   record: ArchiveRecord;
   keys: CentreKeys;
-  expectedSigner: PublicKey;
+  expectedSigner: PublicKey | PublicKey[];
   schema: string;
   replace: boolean;
 }): Promise<RestoredArchive> {
@@ -70,7 +70,7 @@ export async function restoreArchive(options: {
     const object = await fetchObject(options.store, options.record, work);
     let opened;
     try {
-      opened = await openDelivery({ file: object, decryptionKeys: options.keys.privateKey, expectedSigningKeys: options.expectedSigner, dir: join(work, 'dump') });
+      opened = await openDelivery({ file: object, decryptionKeys: options.keys.allPrivateKeys, expectedSigningKeys: options.expectedSigner, dir: join(work, 'dump') });
     } catch (error) {
       throw new GanymedeError(ExitCode.refused, `the archived object ${options.record.objectKey} cannot be opened: ${messageOf(error)}`);
     }

@@ -27,17 +27,21 @@ export async function openArchiveStore(loaded: LoadedConfig, log: Logger): Promi
 }
 
 export interface CentreKeys {
+  /** The current key: what new archives are encrypted to and signed with. */
   privateKey: PrivateKey;
   publicKey: PublicKey;
+  /** Every key of the file, the retired ones after `keys rotate` included: what archived files may need. */
+  allPrivateKeys: PrivateKey[];
+  allPublicKeys: PublicKey[];
 }
 
 export async function readCentreKeys(loaded: LoadedConfig): Promise<CentreKeys> {
   requireSettings(loaded, ['centre.private_key_file'], 'the archive');
-  const { readPrivateKey, OpenPgpKeyError } = await import('../openpgp/keys.js');
+  const { readPrivateKeys, OpenPgpKeyError } = await import('../openpgp/keys.js');
   const file = loaded.config.centre.private_key_file!;
   try {
-    const privateKey = await readPrivateKey(await readFile(file, 'utf8'), `centre.private_key_file ${file}`, undefined, 'any');
-    return { privateKey, publicKey: privateKey.toPublic() };
+    const all = await readPrivateKeys(await readFile(file, 'utf8'), `centre.private_key_file ${file}`, undefined, 'any');
+    return { privateKey: all[0]!, publicKey: all[0]!.toPublic(), allPrivateKeys: all, allPublicKeys: all.map((key) => key.toPublic()) };
   } catch (error) {
     if (error instanceof OpenPgpKeyError) throw configError(error.message);
     throw error;

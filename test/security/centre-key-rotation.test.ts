@@ -50,6 +50,9 @@ let newPublicFile: string;
 
 test('keys rotate: a new key in front of the private key file (still 0600, the old key kept), published signed by the old key', async () => {
   const waiting = await geo.deliver('2026-05-01T01');
+  // Archived with the old keys: the last test restores these after both rotations.
+  const archived = await centre.cli(['archive']);
+  assert.equal(archived.code, 0, archived.stderr);
   const rotated = await centre.cli(['keys', 'rotate', '--json']);
   assert.equal(rotated.code, 0, rotated.stderr);
   const result = JSON.parse(rotated.stdout) as { from: string; to: string; publicKeyFile: string; resumed: boolean };
@@ -146,4 +149,25 @@ test('a rotation interrupted after writing the key file is finished by the next 
   assert.equal((await txnRow(centre, delivered.transactionId)).state, 'done', drained.stderr);
   const audit = await centre.cli(['audit', '--action', 'keys.rotate', '--json']);
   assert.equal((JSON.parse(audit.stdout) as unknown[]).length, 2);
+});
+
+test('after keys rotate and geo rotate-key, what was archived before either still restores and verifies', async () => {
+  const next = await generateKeyPair({ name: 'north-2027' });
+  const publicFile = join(centre.dir, 'north-2027.pub.asc');
+  writeFileSync(publicFile, next.publicKeyArmored);
+  assert.equal((await centre.cli(['geo', 'rotate-key', 'north', '--public-key', publicFile])).code, 0);
+
+  const schemas = [`gmdt_krot_geo_${process.pid}`, `gmdt_krot_db_${process.pid}`];
+  try {
+    const agentDump = await centre.cli(['archive', 'restore', '--geo', 'north', '--cycle', '2026-05-01T01', '--into', schemas[0]!]);
+    assert.equal(agentDump.code, 0, agentDump.stderr);
+    assert.match(agentDump.stdout, new RegExp(`verified; signed by ${geo.keys.fingerprint}`, 'i'), 'signed by the key the GEO has since retired');
+    const stateDump = await centre.cli(['archive', 'restore', '--into', schemas[1]!]);
+    assert.equal(stateDump.code, 0, stateDump.stderr);
+    assert.match(stateDump.stdout, new RegExp(`signed by ${originalKey()}`, 'i'), 'signed by the centre key since retired');
+  } finally {
+    const admin = await centre.admin();
+    // The fixture's own connection: it closes it.
+    for (const schema of schemas) await admin.query(`DROP DATABASE IF EXISTS \`${schema}\``);
+  }
 });

@@ -8,7 +8,8 @@ import { createLogger } from '../../log.js';
 import { formatBytes, formatTime, renderTable } from '../../render/table.js';
 import { listArchiveRecords, type ArchiveRecord } from '../../state/archive.js';
 import type { Db } from '../../state/db.js';
-import { findGeo } from '../../state/geos.js';
+import { findGeo, signingKeysForDelivery } from '../../state/geos.js';
+import { getTransaction } from '../../state/transactions.js';
 import { openArchiveStore, readCentreKeys } from '../../archive/store.js';
 import { restoreArchive, type RestoredArchive } from '../../archive/restore.js';
 import { connectScratch, scratchQuery } from '../../worker/scratch-db.js';
@@ -37,12 +38,24 @@ export function describeArchiveList(records: ArchiveRecord[]): string {
   );
 }
 
+/**
+ * Who may have signed an archived file: any centre key of the file for the Ganymede schema (after
+ * `keys rotate`, older dumps carry an older key's signature), and for an agent's dump the keys the GEO
+ * had in force when that file was delivered (its retired keys included, unless revoked).
+ */
 async function signerFor(db: Db, record: ArchiveRecord, centre: Awaited<ReturnType<typeof readCentreKeys>>) {
-  if (record.kind === 'ganymede-db') return centre.publicKey;
+  if (record.kind === 'ganymede-db') return centre.allPublicKeys;
   const geo = await findGeo(db, record.geo!);
   if (!geo) throw new GanymedeError(ExitCode.failed, `GEO ${record.geo} of ${record.objectKey} is not registered any more`);
+  const txn = record.txnId === null ? undefined : await getTransaction(db, record.txnId);
+  // Without its transaction (purged), any key the GEO retired and did not revoke.
+  const keys = await signingKeysForDelivery(db, geo, txn?.deliveredAt ?? new Date(0));
   const { readPublicKey } = await import('../../openpgp/keys.js');
-  return readPublicKey(geo.publicKey, `the key of GEO ${geo.name}`, 'verify');
+  const [current, ...retired] = keys;
+  return [
+    await readPublicKey(current!.armored, `the key of GEO ${geo.name}`, 'any'),
+    ...(await Promise.all(retired.map((key) => readPublicKey(key.armored, `a retired key of GEO ${geo.name}`, 'any').catch(() => undefined)))).filter((key) => key !== undefined),
+  ];
 }
 
 export interface ArchiveRestoreOptions {
@@ -102,7 +115,7 @@ async function restoreGanymedeSchema(options: ArchiveRestoreOptions, at: Date | 
       id: 0, kind: 'ganymede-db', sourceKey: newest.entry.name, txnId: null, geo: null, cycle: null, storeUrl: store.describe(),
       objectKey: newest.entry.name, size: newest.entry.size, sha256: null, state: 'archived', createdAt: newest.takenAt, archivedAt: newest.takenAt,
     };
-    const restored = await restoreArchive({ loaded: options.loaded, store, record, keys, expectedSigner: keys.publicKey, schema: options.into, replace: options.replace ?? false });
+    const restored = await restoreArchive({ loaded: options.loaded, store, record, keys, expectedSigner: keys.allPublicKeys, schema: options.into, replace: options.replace ?? false });
     // The audit trail lives in the schema that may just have been lost: recorded when it can be.
     await withStateDb(options.loaded, (db) => auditCli(db, 'archive.restore', `schema:${options.into}`, { object: record.objectKey })).catch(() =>
       log.warn('the restore could not be written to the audit trail: the Ganymede database is not available'),
