@@ -476,8 +476,9 @@ function addGeoCommands(program: Command): void {
     helpFor(geo.command(verb).description(enabled ? 'accept deliveries from a GEO again' : "refuse a GEO's token; its deliveries waiting at the centre go to quarantine; nothing is deleted").argument('<name>'), {
       what: enabled
         ? 'Its token works again. Hours refused while it was disabled are delivered again from the GEO: `ganymede agent run --cycle HOUR --force`.'
-        : 'Its API token is refused at once. Its transactions not yet in the warehouse are refused when the next tick reaches them ' +
-          '(within a minute): the delivered files move from the inbox to the quarantine dir. Nothing is deleted.',
+        : 'Its API token is refused at once. Each of its transactions not yet in the warehouse is refused when its next step starts ' +
+          '(the next tick, or when a retry is due; a step already running finishes): the delivered file moves from the inbox to the ' +
+          'quarantine dir. Nothing is deleted.',
       when: 'by hand; takes effect at once.',
       examples: [`ganymede geo ${verb} emea`],
     }).action(async (name: string, _options: unknown, command: Command) => {
@@ -510,8 +511,10 @@ function addGeoCommands(program: Command): void {
       what:
         'The overlap: the old key stays on record as retired. It still verifies the files that were delivered before the rotation ' +
         '(by the server clock, when the agent closed the transaction) for as long as they wait in the queue, retries included; a file ' +
-        'delivered after the rotation and signed with the old key is refused and quarantined. So install the new private key on the ' +
-        'GEO first (agent.signing_key_file), then rotate here, between two hourly runs. With --revoke-old-key there is no overlap.',
+        'delivered after the rotation and signed with the old key is refused and quarantined. So do both in the same gap between two ' +
+        'hourly runs: put the new private key in the GEO\'s agent.signing_key_file, and rotate here (a run in between signs with a key ' +
+        'the centre does not know yet, or with one it has retired: that hour is refused and delivered again with --force). ' +
+        'With --revoke-old-key there is no overlap; rotate the GEO\'s token too (`geo rotate-token`) if the old key may have leaked.',
       when: 'when a GEO gets a new key pair, or at once (with --revoke-old-key) when its private key may have leaked.',
       examples: ['ganymede geo rotate-key emea --public-key emea-2027.pub.asc', 'ganymede geo rotate-key emea --public-key emea-new.pub.asc --revoke-old-key'],
     },
@@ -595,10 +598,14 @@ function addKeyCommands(program: Command): void {
       'publishes the new public key through the API, signed by the old key. Each agent fetches it at its next run, checks that ' +
       'signature against the key it trusts, and from then on encrypts to the new key (kept in its work dir); a key the API offers ' +
       'without a valid signature is ignored and reported. Decrypt tries every key in the file, so files encrypted to the old key ' +
-      'before an agent switched are still opened; `ganymede keys list` shows how many such deliveries still wait. The old keys stay ' +
-      'in the file so that archived agent files can still be restored and read. Run it on the central host whose file the workers ' +
-      'read (copy the file to the other central hosts before their next tick). Safe to re-run after a crash: it finishes what it began.',
-    when: 'on a schedule (yearly, say), or at once when the centre key may have leaked.',
+      'before an agent switched are still opened; `ganymede keys list` shows the deliveries that may still need a retired key. The ' +
+      'old keys stay in the file so that archived files can still be restored and read. Run it on one central host, then copy the ' +
+      'file to the others: until a host has the newest key, its decrypt steps wait and retry (they never refuse a file for it). ' +
+      'Safe to re-run after a crash: it finishes a rotation it began.\n' +
+      'If the centre key may have leaked, the chain cannot help (whoever holds the old key can sign a successor too): rotate, then ' +
+      'put the new public key (the file this prints) in every agent\'s agent.centre_public_key_file; an agent whose configured key ' +
+      'changed drops any key it took over before.',
+    when: 'on a schedule (yearly, say); after a leak, with the new public key given to every agent by hand.',
     examples: ['ganymede keys rotate', 'ganymede keys list'],
   }).action(async (options: { json?: boolean }, command: Command) => {
     const { runKeysRotate } = await import('./commands/keys/rotate.js');

@@ -19,7 +19,7 @@ const dir = process.env.GANYMEDE_DEMO_DIR ?? defaultDir;
 // A demo in another dir (the secrets test runs one) gets databases of its own.
 const database = dir === defaultDir ? 'gmd_demo' : `gmd_demo_${createHash('sha1').update(dir).digest('hex').slice(0, 8)}`;
 /** The agents read Cloud Control as a least-privilege MySQL user with a password, as on a real GEO server. */
-const reader = `${database}_r`;
+const reader = dir === defaultDir ? 'gmd_demo_r' : `gmd_r_${database.slice(-8)}`;
 /** What scratchSchema() (src/worker/paths.ts) names this centre's temporary schemas. */
 const scratchPrefix = `gmd_${createHash('sha1').update(`/${database}`).digest('hex').slice(0, 8)}_txn_`;
 const say = (text: string) => process.stdout.write(`\n== ${text}\n`);

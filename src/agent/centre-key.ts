@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 
 export const takenOverKeyFile = (workDir: string) => join(workDir, 'centre-key.asc');
+/** The fingerprint of agent.centre_public_key_file when the key was taken over: if the config changes, the operator re-anchored trust. */
+const anchorFile = (workDir: string) => join(workDir, 'centre-key.anchor');
 
 export interface CentreKeyChoice {
   key: PublicKey;
@@ -34,8 +36,13 @@ export async function chooseCentreKey(options: {
   const { readPublicKey, fingerprintOf } = await import('../openpgp/keys.js');
   const { verifyHandover } = await import('../openpgp/key-handover.js');
   let trusted = options.configured;
+  const configuredFingerprint = fingerprintOf(options.configured);
+  const anchor = (await readFile(anchorFile(options.workDir), 'utf8').catch(() => '')).trim();
   const cached = await readFile(takenOverKeyFile(options.workDir), 'utf8').catch(() => undefined);
-  if (cached !== undefined) {
+  if (cached !== undefined && anchor !== configuredFingerprint) {
+    // A new key in agent.centre_public_key_file (after a leak, say) overrides whatever was taken over before.
+    options.log.warn(`agent.centre_public_key_file now holds ${configuredFingerprint}: the centre key taken over earlier is dropped`);
+  } else if (cached !== undefined) {
     try {
       trusted = await readPublicKey(cached, `the centre key taken over earlier (${takenOverKeyFile(options.workDir)})`, 'encrypt');
     } catch (error) {
@@ -68,7 +75,9 @@ export async function chooseCentreKey(options: {
   const fingerprint = fingerprintOf(current);
   // Written whole, then renamed: a crash leaves the old file or the new one, never half of one.
   const file = takenOverKeyFile(options.workDir);
+  await writeFile(`${anchorFile(options.workDir)}.tmp`, `${configuredFingerprint}\n`, { mode: 0o600 });
   await writeFile(`${file}.tmp`, current.armor(), { mode: 0o600 });
+  await rename(`${anchorFile(options.workDir)}.tmp`, anchorFile(options.workDir));
   await rename(`${file}.tmp`, file);
   return { key: current, fingerprint, replaced: trustedFingerprint };
 }

@@ -239,7 +239,9 @@ route('POST', '/v1/geos/:geo/rotate-key', async (context) => {
   requireAdmin(context.principal);
   const body = parseWith(schemas.rotateKeyBody, await context.body());
   const geo = await existingGeo(context.db, context.params.geo!);
-  const rotated = await geos.rotateGeoKey(context.db, geo.name, body.publicKey, await publicKeyFingerprint(body.publicKey), { revokeOld: body.revokeOldKey ?? false });
+  const rotated = await geos.rotateGeoKey(context.db, geo.name, body.publicKey, await publicKeyFingerprint(body.publicKey), { revokeOld: body.revokeOldKey ?? false }).catch((error: unknown) => {
+    throw error instanceof geos.RevokedKeyError ? new HttpError(409, error.message, 'publicKey') : error;
+  });
   return ok({ geo: presentGeo(rotated!) });
 });
 

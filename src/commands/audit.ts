@@ -3,6 +3,7 @@
 import { userInfo } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { formatTime, renderTable } from '../render/table.js';
+import type { PoolConnection } from 'mysql2/promise';
 import type { Db } from '../state/db.js';
 import { listAudit, recordAudit, type AuditEntry } from '../state/audit.js';
 import { withStateDb } from './context.js';
@@ -15,7 +16,7 @@ function osUser(): string {
   }
 }
 
-export async function auditCli(db: Db, action: string, target: string, detail?: string | Record<string, unknown>): Promise<void> {
+export async function auditCli(db: Db | PoolConnection, action: string, target: string, detail?: string | Record<string, unknown>): Promise<void> {
   await recordAudit(db, { actor: `os:${osUser()}`, action, target, detail });
 }
 

@@ -22,7 +22,7 @@ export function loadForCommand(global: GlobalOptions, overrides: Record<string, 
   // Where each secret comes from (a file or a variable name), never its value; the settings hold only file paths.
   const sources = secretKeys.map((key) => [key, loaded.secretSource(key)] as const).filter(([, source]) => source !== undefined);
   log.debug(`read ${loaded.path ?? 'no config file'}; secrets from ${sources.length ? sources.map(([key, source]) => `${key} ← ${source}`).join(', ') : 'nowhere'}`);
-  log.debug(`settings: ${JSON.stringify(loaded.config)}`);
+  log.debug(`settings: ${JSON.stringify(loaded.config, (key, value: unknown) => (key === 'webhook_url' && typeof value === 'string' ? maskedUrl(value) : value))}`);
   return loaded;
 }
 
@@ -32,5 +32,14 @@ export async function withStateDb<T>(loaded: LoadedConfig, work: (db: Db) => Pro
     return await work(db);
   } finally {
     await db.end().catch(() => undefined);
+  }
+}
+
+/** A webhook URL often carries its secret in the path (Slack, Teams): shown as its origin only. */
+function maskedUrl(text: string): string {
+  try {
+    return `${new URL(text).origin}/…`;
+  } catch {
+    return '…';
   }
 }

@@ -48,7 +48,7 @@ const maxLimit = 10_000;
  * Stores one action, at the database's clock unless `at` is given. An actor not of the three forms is a
  * bug in the caller, not a user's mistake.
  */
-export async function recordAudit(db: Db, record: AuditRecord, at?: Date): Promise<number> {
+export async function recordAudit(db: Db | mysql.PoolConnection, record: AuditRecord, at?: Date): Promise<number> {
   if (!actorPattern.test(record.actor)) throw new Error(`recordAudit: "${record.actor}" is not admin-token, geo:<name> or os:<user>`);
   if (!record.action || record.action.length > 64) throw new Error('recordAudit: the action must be 1-64 characters');
   const detail = record.detail === undefined ? null : typeof record.detail === 'string' ? record.detail : JSON.stringify(record.detail);

@@ -37,8 +37,19 @@ export interface KeyHandover {
  * Records that the centre now decrypts with `to` and retires `from`. The first rotation also records
  * `from` as the start of the chain. Recording the same handover again changes nothing.
  */
-export async function recordKeyHandover(db: Db, handover: KeyHandover): Promise<void> {
+export class ChainMovedError extends Error {
+  override name = 'ChainMovedError';
+}
+
+export async function recordKeyHandover(db: Db, handover: KeyHandover, alsoInTransaction?: (connection: mysql.PoolConnection) => Promise<void>): Promise<void> {
   await inTransaction(db, async (connection) => {
+    // Two hosts rotating at once must not fork the chain: a handover starts from the newest key or none.
+    const [newest] = await connection.query<mysql.RowDataPacket[]>('SELECT key_fingerprint FROM centre_keys ORDER BY id DESC LIMIT 1 FOR UPDATE');
+    const from = newest[0]?.key_fingerprint as string | undefined;
+    if (from === handover.to.fingerprint) return;
+    if (from !== undefined && from !== handover.from.fingerprint) {
+      throw new ChainMovedError(`the newest published centre key is ${from}, not ${handover.from.fingerprint}: another rotation happened meanwhile`);
+    }
     await connection.query(
       `INSERT IGNORE INTO centre_keys (key_fingerprint, public_key, signed_by, signature, created_at) VALUES (?, ?, NULL, NULL, UTC_TIMESTAMP(3))`,
       [handover.from.fingerprint, handover.from.publicKey],
@@ -49,6 +60,7 @@ export async function recordKeyHandover(db: Db, handover: KeyHandover): Promise<
     );
     if (inserted.affectedRows === 1) {
       await connection.query('UPDATE centre_keys SET retired_at = UTC_TIMESTAMP(3) WHERE key_fingerprint = ? AND retired_at IS NULL', [handover.from.fingerprint]);
+      await alsoInTransaction?.(connection);
     }
   });
 }

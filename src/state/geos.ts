@@ -103,6 +103,10 @@ export async function rotateGeoToken(db: Db, name: string): Promise<{ geo: Geo; 
   return result.affectedRows === 1 ? { geo: (await findGeo(db, name))!, token } : undefined;
 }
 
+export class RevokedKeyError extends Error {
+  override name = 'RevokedKeyError';
+}
+
 export interface RotateKeyOptions {
   /** The old key may be in someone else's hands: it verifies nothing any more, not even files already delivered. */
   revokeOld?: boolean;
@@ -120,6 +124,8 @@ export async function rotateGeoKey(db: Db, name: string, publicKey: string, keyF
     const [rows] = await connection.query<mysql.RowDataPacket[]>(`SELECT ${columns} FROM geos WHERE name = ? FOR UPDATE`, [name]);
     if (!rows[0]) return undefined;
     const current = toGeo(rows[0]);
+    const [revoked] = await connection.query<mysql.RowDataPacket[]>('SELECT 1 FROM geo_retired_keys WHERE geo_id = ? AND key_fingerprint = ? AND revoked = 1 LIMIT 1', [current.id, keyFingerprint]);
+    if (revoked.length > 0) throw new RevokedKeyError(`key ${keyFingerprint} was revoked for GEO ${name}; it cannot be put back in force`);
     if (current.keyFingerprint === keyFingerprint) {
       if (options.revokeOld) await connection.query('UPDATE geo_retired_keys SET revoked = 1 WHERE geo_id = ?', [current.id]);
       return current;
@@ -177,6 +183,9 @@ export async function removeGeo(db: Db, name: string): Promise<RemoveGeoResult> 
     'DELETE FROM geos WHERE name = ? AND NOT EXISTS (SELECT 1 FROM transactions t WHERE t.geo_id = geos.id)',
     [name],
   );
-  if (result.affectedRows === 1) return 'removed';
+  if (result.affectedRows === 1) {
+    await db.query('DELETE FROM geo_retired_keys WHERE geo_id NOT IN (SELECT id FROM geos)');
+    return 'removed';
+  }
   return (await findGeo(db, name)) ? 'has-history' : 'not-found';
 }

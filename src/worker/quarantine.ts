@@ -10,17 +10,25 @@ import type { Transaction } from '../state/transactions.js';
 import type { Logger } from '../log.js';
 import { inboxFile, quarantineFile } from './paths.js';
 
-/** Moves the transaction's file from the inbox to quarantine; a second call (after a crash) finds it there. */
+/**
+ * Moves the transaction's file from the inbox to quarantine; a second call (after a crash) finds it
+ * there. A file of the same name already in quarantine is never overwritten: the newcomer gets the
+ * transaction and delivery in its name, so no GEO can wipe out the evidence of an earlier refusal.
+ */
 export async function moveToQuarantine(config: Config, txn: Transaction): Promise<string> {
   const from = inboxFile(config, txn);
-  const to = quarantineFile(config, txn);
-  await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+  const plain = quarantineFile(config, txn);
+  await mkdir(dirname(plain), { recursive: true, mode: 0o700 });
+  const [source, taken] = await Promise.all([stat(from).catch(() => undefined), stat(plain).catch(() => undefined)]);
+  if (!source) {
+    if (taken) return plain;
+    throw refusedError(`${txn.file!.name} is neither in the inbox nor in quarantine`, 'the agent may deliver the hour again');
+  }
+  const to = taken ? `${plain}.txn-${txn.id}-d${txn.delivery}` : plain;
   try {
     await rename(from, to);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && (await stat(to).catch(() => undefined))) return to;
-    if (code !== 'EXDEV') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
     await copyFile(from, to);
     await unlink(from);
   }

@@ -89,6 +89,20 @@ test('the agent takes the new key over at its next run, and decrypt opens files 
   const taken = join(geo.loaded().config.agent.work_dir!, 'centre-key.asc');
   assert.ok(existsSync(taken), 'kept for the next runs');
 
+  // A central host whose key file still lacks the new key: decrypt waits and retries, nothing is refused.
+  const rotatedFile = readFileSync(centre.keys.privateFile, 'utf8');
+  writeFileSync(centre.keys.privateFile, centre.keys.privateArmored, { mode: 0o600 });
+  try {
+    const stale = await centre.cli(['worker', 'decrypt', '--txn', String(delivered.transactionId)]);
+    assert.equal(stale.code, 6, stale.stderr);
+    assert.match(stale.stderr, new RegExp(`lacks the newest centre key ${newKey} \\(published by \`keys rotate\`\\)`));
+    assert.equal((await txnRow(centre, delivered.transactionId)).state, 'processing', 'waiting for its retry, not refused');
+    assert.ok(existsSync(join(geo.inboxDir, delivered.file.name)), 'still in the inbox');
+  } finally {
+    writeFileSync(centre.keys.privateFile, rotatedFile, { mode: 0o600 });
+  }
+  await centre.db.query("UPDATE steps SET next_run_at = UTC_TIMESTAMP(3) WHERE txn_id = ? AND name = 'decrypt'", [delivered.transactionId]);
+
   const drained = await centre.cli(['jupiter', 'drain', '--timeout', '120']);
   const [rows] = await centre.db.query<mysql.RowDataPacket[]>("SELECT cycle_start, state, error FROM transactions ORDER BY cycle_start");
   assert.deepEqual(rows.map((row) => row.state), ['done', 'done'], `${drained.stderr}\n${JSON.stringify(rows)}`);
@@ -110,6 +124,21 @@ test('a key put into the API without a valid signature by the trusted key is ign
     const [event] = await centreKeyEvents(delivered.transactionId);
     assert.equal(event?.level, 'error');
     assert.match(event?.message ?? '', new RegExp(`the API offers centre key ${intruder.fingerprint} without a valid signature by ${newKey}: ignored it, kept encrypting to ${newKey}`));
+
+    // A new key in the agent's config (after a leak, handed out by hand) wins over the key it took over.
+    const handed = await generateKeyPair({ name: 'handed-out' });
+    const configPath = geo.configPath;
+    const config = readFileSync(configPath, 'utf8');
+    const handedFile = join(centre.dir, 'handed-out.pub.asc');
+    writeFileSync(handedFile, handed.publicKeyArmored);
+    writeFileSync(configPath, config.replace(JSON.stringify(centre.keys.publicFile), JSON.stringify(handedFile)));
+    try {
+      const reanchored = await geo.deliver('2026-05-01T06');
+      assert.deepEqual(await recipientsOf(join(geo.inboxDir, reanchored.file.name)), await encryptionKeyIds(handed.publicKeyArmored));
+      await centre.cli(['txn', 'cancel', String(reanchored.transactionId)]);
+    } finally {
+      writeFileSync(configPath, config);
+    }
 
     // The centre's own file no longer matches what is published: rotate refuses rather than guess.
     const refused = await centre.cli(['keys', 'rotate']);

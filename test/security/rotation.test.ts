@@ -79,6 +79,23 @@ test('geo rotate-key --revoke-old-key: files the old key signed are refused even
   assert.equal(refused.state, 'refused');
   assert.match(refused.error ?? '', /retired and revoked that key on/);
   assert.equal(sha256(join(centre.paths.quarantine('leaked'), waiting.file.name)), waiting.file.sha256);
+
+  const back = await centre.cli(['geo', 'rotate-key', 'leaked', '--public-key', geo.keys.publicFile]);
+  assert.equal(back.code, 2, 'a revoked key cannot be put back in force');
+  assert.match(back.stderr, new RegExp(`key ${geo.keys.fingerprint} was revoked for GEO leaked; it cannot be put back in force`));
+});
+
+test('a GEO disabled after its file was decrypted: load refuses, and the file goes to quarantine', async () => {
+  const geo = await centre.addGeo('midway', source);
+  const delivered = await geo.deliver('2026-04-01T05');
+  const decrypted = await centre.cli(['worker', 'decrypt', '--txn', String(delivered.transactionId)]);
+  assert.equal(decrypted.code, 0, decrypted.stderr);
+  assert.equal((await centre.cli(['geo', 'disable', 'midway'])).code, 0);
+  const load = await centre.cli(['worker', 'load', '--txn', String(delivered.transactionId)]);
+  assert.equal(load.code, 5, load.stderr);
+  assert.match(load.stderr, /refused: GEO midway is disabled; its file was moved to \S+/);
+  assert.equal((await txnRow(centre, delivered.transactionId)).state, 'refused');
+  assert.equal(sha256(join(centre.paths.quarantine('midway'), delivered.file.name)), delivered.file.sha256);
 });
 
 test('geo disable: the token is refused at once, waiting deliveries go to quarantine whole, and after geo enable the hour is delivered again', async () => {

@@ -5,9 +5,9 @@
 // for the admin token, each GEO's token, the MySQL password, and the private OpenPGP and SSH keys.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -121,24 +121,39 @@ test('the secrets test searches what a debug-level cycle wrote: worker, API and 
   assert.ok(items.some((item) => /\.ndjson\.gz$/.test(item.where)), 'the feed sent to Glassbeam');
   assert.ok(items.some((item) => /^archive\//.test(item.where)), 'the archive');
   assert.match(text(/^mysqldump/), /INSERT INTO `events`/, 'the status events in the database');
-  // The search finds a secret where one is: each secret's own file holds it.
-  for (const secret of secrets()) {
+  // The search finds a secret where one is: each secret's own file holds it, and a token planted in a
+  // log (gzip'd, as logrotate leaves it) and a private key line in a work file are reported.
+  const all = secrets();
+  for (const secret of all) {
     const content = readFileSync(secret.file, 'utf8');
     assert.ok(secret.needles.every((needle) => content.includes(needle)), secret.label);
   }
+  const planted = [join(dir, 'centre', 'log', 'planted.log.gz'), join(dir, 'centre', 'work', 'planted.txt')];
+  writeFileSync(planted[0]!, gzipSync(`a line with ${all[0]!.needles[0]} in it\n`));
+  writeFileSync(planted[1]!, `${all.find((secret) => secret.label.includes('OpenPGP key of centre'))!.needles.at(-1)}\n`);
+  try {
+    const found = leaks(await haystack(new Set(all.map((secret) => secret.file))), all);
+    assert.deepEqual(found.map((leak) => leak.replace(/ \(sha256.*/, '')).sort(), ['the admin token in centre/log/planted.log.gz', 'the private OpenPGP key of centre in centre/work/planted.txt']);
+  } finally {
+    for (const file of planted) rmSync(file, { force: true });
+  }
 });
+
+function leaks(items: Array<{ where: string; content: Buffer }>, all: Secret[]): string[] {
+  const found: string[] = [];
+  for (const item of items) {
+    for (const secret of all) {
+      const needle = secret.needles.find((candidate) => item.content.includes(candidate));
+      if (needle) found.push(`${secret.label} in ${item.where} (sha256 of the leaked text ${createHash('sha256').update(needle).digest('hex').slice(0, 12)})`);
+    }
+  }
+  return found;
+}
 
 test('no token, password or private key appears in any log, work file, inbox, feed, archive, database row or console line', async () => {
   const all = secrets();
   const items = await haystack(new Set(all.map((secret) => secret.file)));
-  const leaks: string[] = [];
-  for (const item of items) {
-    for (const secret of all) {
-      const needle = secret.needles.find((candidate) => item.content.includes(candidate));
-      if (needle) leaks.push(`${secret.label} in ${item.where} (sha256 of the leaked text ${createHash('sha256').update(needle).digest('hex').slice(0, 12)})`);
-    }
-  }
-  assert.deepEqual(leaks, []);
+  assert.deepEqual(leaks(items, all), []);
   assert.ok(items.length > 40, `searched ${items.length} files and dumps`);
   assert.ok(statSync(join(dir, 'centre', 'log')).isDirectory());
 });

@@ -227,7 +227,11 @@ export function describeAgentRun(result: AgentRunResult): string {
 /** The centre key to encrypt to this run, following the API's signed key chain (src/agent/centre-key.ts). */
 async function chooseCentreKeyFor(api: ApiClient, configured: PublicKey, workDir: string, log: Logger) {
   const published = await api.centreKeys().then(
-    (reply) => reply.keys,
+    (reply) => {
+      const wellFormed = Array.isArray(reply.keys) && reply.keys.every((key) => typeof key?.fingerprint === 'string' && typeof key.publicKey === 'string');
+      if (!wellFormed) log.warn("the API's answer about the centre's keys is malformed; encrypting to the centre key this agent trusts");
+      return wellFormed ? reply.keys : undefined;
+    },
     (error: unknown) => {
       log.warn(`cannot fetch the centre's published keys (${messageOf(error)}); encrypting to the centre key this agent trusts`);
       return undefined;

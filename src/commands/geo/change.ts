@@ -1,7 +1,7 @@
 // enable, disable, rotate-token, rotate-key: changes to one GEO that take effect at once.
 import { usageError } from '../../errors.js';
 import type { LoadedConfig } from '../../config/load.js';
-import { rotateGeoKey, rotateGeoToken, setGeoEnabled, type Geo } from '../../state/geos.js';
+import { RevokedKeyError, rotateGeoKey, rotateGeoToken, setGeoEnabled, type Geo } from '../../state/geos.js';
 import { withStateDb } from '../context.js';
 import { auditCli } from '../audit.js';
 import { readGeoPublicKeyFile } from './public-key-file.js';
@@ -32,7 +32,9 @@ export async function runGeoRotateToken(options: { loaded: LoadedConfig; name: s
 export async function runGeoRotateKey(options: { loaded: LoadedConfig; name: string; publicKeyFile: string; revokeOld?: boolean | undefined }): Promise<Geo> {
   const key = await readGeoPublicKeyFile(options.publicKeyFile);
   return withStateDb(options.loaded, async (db) => {
-    const geo = await rotateGeoKey(db, options.name, key.armored, key.fingerprint, { revokeOld: options.revokeOld ?? false });
+    const geo = await rotateGeoKey(db, options.name, key.armored, key.fingerprint, { revokeOld: options.revokeOld ?? false }).catch((error: unknown) => {
+      throw error instanceof RevokedKeyError ? usageError(error.message, 'the GEO needs a new key pair: `ganymede keys generate`') : error;
+    });
     if (!geo) throw noSuchGeo(options.name);
     await auditCli(db, 'geo.rotate-key', `geo:${options.name}`, { keyFingerprint: key.fingerprint, revokeOldKey: options.revokeOld ?? false });
     return geo;

@@ -2,12 +2,12 @@
 // of centre.private_key_file (the old ones stay behind it, so decrypt still opens every file encrypted
 // to them) and publishes the new public key through the API, signed by the old key; agents take it over
 // at their next run.
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { requireSettings, type LoadedConfig } from '../../config/load.js';
 import { configError, messageOf } from '../../errors.js';
 import { acquireHostLock } from '../../lock.js';
-import { deliveriesWaitingSince, listCentreKeys, recordKeyHandover, type CentreKey } from '../../state/centre-keys.js';
+import { ChainMovedError, deliveriesWaitingSince, listCentreKeys, recordKeyHandover, type CentreKey, type KeyHandover } from '../../state/centre-keys.js';
 import type { Db } from '../../state/db.js';
 import { formatTime, renderTable } from '../../render/table.js';
 import { auditCli } from '../audit.js';
@@ -35,17 +35,39 @@ async function readCentreKeys(file: string) {
   }
 }
 
-/** Replaces the file's content in one rename, keeping its 0600 mode; a crash leaves the old or the new file. */
+/**
+ * Replaces the file's content in one rename, keeping its 0600 mode and its owner (run under sudo, it
+ * must stay readable by the workers' user), and makes the rename durable before anything is published:
+ * after a power cut, agents must never encrypt to a key the file lost.
+ */
 async function replacePrivateFile(file: string, content: string): Promise<void> {
+  const owner = await stat(file);
   const temporary = join(dirname(file), `.${basename(file)}.rotating`);
   const handle = await open(temporary, 'w', 0o600);
   try {
     await handle.writeFile(content);
+    if (process.getuid?.() === 0) await handle.chown(owner.uid, owner.gid);
     await handle.sync();
   } finally {
     await handle.close();
   }
   await rename(temporary, file);
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Publishes a handover, with its audit row in the same database transaction. */
+async function publish(db: Db, handover: KeyHandover, resumed: boolean): Promise<void> {
+  try {
+    await recordKeyHandover(db, handover, (connection) => auditCli(connection, 'keys.rotate', 'centre-key', { from: handover.from.fingerprint, to: handover.to.fingerprint, ...(resumed ? { resumed } : {}) }));
+  } catch (error) {
+    if (error instanceof ChainMovedError) throw configError(error.message, { hint: 'rotate on one central host only; see `ganymede keys list`' });
+    throw error;
+  }
 }
 
 export async function runKeysRotate({ loaded }: { loaded: LoadedConfig }): Promise<KeysRotateResult> {
@@ -81,12 +103,11 @@ async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
   }
   if ((newest === undefined && second !== undefined) || (newest !== undefined && newest !== inFile)) {
     const publicArmored = first!.toPublic().armor();
-    await recordKeyHandover(db, {
+    await writeFile(publicKeyFile(inFile), publicArmored, { mode: 0o644 });
+    await publish(db, {
       from: { fingerprint: fingerprintOf(second!), publicKey: second!.toPublic().armor() },
       to: { fingerprint: inFile, publicKey: publicArmored, signature: await signHandover(second!, publicArmored) },
-    });
-    await writeFile(publicKeyFile(inFile), publicArmored, { mode: 0o644 });
-    await auditCli(db, 'keys.rotate', 'centre-key', { from: fingerprintOf(second!), to: inFile, resumed: true });
+    }, true);
     return { from: fingerprintOf(second!), to: inFile, privateKeyFile: file, publicKeyFile: publicKeyFile(inFile), resumed: true };
   }
 
@@ -95,12 +116,11 @@ async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
   const signature = await signHandover(first!, pair.publicKeyArmored);
   // The file first: once the new key is published, agents encrypt to it, so decrypt must already have it.
   await replacePrivateFile(file, await prependPrivateKey(armored, next));
-  await recordKeyHandover(db, {
+  await writeFile(publicKeyFile(pair.fingerprint), pair.publicKeyArmored, { mode: 0o644 });
+  await publish(db, {
     from: { fingerprint: inFile, publicKey: first!.toPublic().armor() },
     to: { fingerprint: pair.fingerprint, publicKey: pair.publicKeyArmored, signature },
-  });
-  await writeFile(publicKeyFile(pair.fingerprint), pair.publicKeyArmored, { mode: 0o644 });
-  await auditCli(db, 'keys.rotate', 'centre-key', { from: inFile, to: pair.fingerprint });
+  }, false);
   return { from: inFile, to: pair.fingerprint, privateKeyFile: file, publicKeyFile: publicKeyFile(pair.fingerprint), resumed: false };
 }
 

@@ -13,6 +13,7 @@ import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { dumpDir, inboxFile } from '../../worker/paths.js';
 import { moveToQuarantine, refuseIfGeoDisabled } from '../../worker/quarantine.js';
+import { listCentreKeys } from '../../state/centre-keys.js';
 
 async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
@@ -43,7 +44,7 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
 
   // step 2: keys: the centre's private keys (more than one after `keys rotate`), and the public keys of
   // this transaction's GEO that were in force when the file was delivered
-  const { readPrivateKeys, readPublicKey, OpenPgpKeyError } = await import('../../openpgp/keys.js');
+  const { fingerprintOf, readPrivateKeys, readPublicKey, OpenPgpKeyError } = await import('../../openpgp/keys.js');
   const geo = await findGeo(context.db, txn.geo);
   if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
   const geoKeys = await signingKeysForDelivery(context.db, geo, txn.deliveredAt);
@@ -62,6 +63,12 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   } catch (error) {
     if (error instanceof OpenPgpKeyError) throw configError(error.message);
     throw error;
+  }
+  // After `keys rotate` on another central host, agents encrypt to a key this host may not have yet: a
+  // fault of this host, retried later, never a reason to refuse the GEO's file.
+  const newest = (await listCentreKeys(context.db)).at(-1);
+  if (newest && !keys.centre.some((key) => fingerprintOf(key) === newest.fingerprint)) {
+    throw failedError(`centre.private_key_file ${config.centre.private_key_file} lacks the newest centre key ${newest.fingerprint} (published by \`keys rotate\`)`, 'copy the key file from the host that ran `ganymede keys rotate`; the step is retried');
   }
 
   // step 3: decrypt, verify and unpack; only a verified dump reaches the work dir
