@@ -13,7 +13,13 @@ const usage = `usage: npm run bench -- <name> [options]
           --no-verify  skip reading the agent's file back with gpg, gzip and tar
           --cpu-prof DIR  profile the agent (node --cpu-prof) into DIR; its time is then not comparable
           --bin PATH   time another build's bin/ganymede (e.g. a copy with a change), not this checkout's
-  (load, etl and tick are not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
+  load    worker decrypt + worker load vs gpg -d | gunzip | mysql and myloader -t 2, on the same database
+          --scale N    data size, as for agent (default 1: 3.16M rows, ≈755 MB of dump)
+          --repeat N   time all three sides N times, in turn (default 1)
+          --no-build   time the CLI already in dist/ instead of running npm run build first
+          --cpu-prof DIR  profile the load worker (node --cpu-prof) into DIR; its time is then not comparable
+          --bin PATH   time another build's bin/ganymede, not this checkout's
+  (etl and tick are not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -62,7 +68,30 @@ async function main(argv: string[]): Promise<number> {
       await runAgentBench(options);
       return 0;
     }
-    case 'load':
+    case 'load': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scale: { type: 'string' },
+          repeat: { type: 'string' },
+          'no-build': { type: 'boolean' },
+          'cpu-prof': { type: 'string' },
+          bin: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = {
+        scale: wholeNumber('scale', values.scale, 1),
+        repeat: wholeNumber('repeat', values.repeat, 1),
+        cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+        bin: values.bin === undefined ? undefined : resolve(values.bin),
+      };
+      if (!values['no-build'] && options.bin === undefined) await build();
+      const { runLoadBench } = await import('./load.js');
+      await runLoadBench(options);
+      return 0;
+    }
     case 'etl':
     case 'tick':
       process.stderr.write(`bench: "${name}" is not written yet\n${usage}\n`);
