@@ -19,7 +19,11 @@ const usage = `usage: npm run bench -- <name> [options]
           --no-build   time the CLI already in dist/ instead of running npm run build first
           --cpu-prof DIR  profile the load worker (node --cpu-prof) into DIR; its time is then not comparable
           --bin PATH   time another build's bin/ganymede, not this checkout's
-  (etl and tick are not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
+  etl     warehouse writes of a first load and of an hour with 1% of the rows changed, counted on the wire too
+          --rows N     source rows over three tables (default 40000; the MongoDB stand-in keeps all in memory)
+          --change P   percent of the rows the second hour changes (default 1)
+          --no-build   use the CLI already in dist/ (it must be current: the workers run it)
+  (tick is not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -92,7 +96,22 @@ async function main(argv: string[]): Promise<number> {
       await runLoadBench(options);
       return 0;
     }
-    case 'etl':
+    case 'etl': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { rows: { type: 'string' }, change: { type: 'string' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const change = values.change === undefined ? 1 : Number(values.change);
+      if (!(change > 0 && change <= 20)) throw new UsageError(`--change ${values.change}: expected a percentage above 0 and at most 20`);
+      const options = { rows: wholeNumber('rows', values.rows, 40_000), change: change / 100 };
+      if (options.rows < 100) throw new UsageError(`--rows ${options.rows}: expected at least 100`);
+      if (!values['no-build']) await build();
+      const { runEtlBench } = await import('./etl.js');
+      await runEtlBench(options);
+      return 0;
+    }
     case 'tick':
       process.stderr.write(`bench: "${name}" is not written yet\n${usage}\n`);
       return 2;
