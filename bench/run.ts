@@ -23,7 +23,12 @@ const usage = `usage: npm run bench -- <name> [options]
           --rows N     source rows over three tables (default 40000; the MongoDB stand-in keeps all in memory)
           --change P   percent of the rows the second hour changes (default 1)
           --no-build   use the CLI already in dist/ (it must be current: the workers run it)
-  (tick is not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
+  tick    wall time of the built jupiter tick, idle and over 50 GEOs × 24 hours of history; the drain's hand-off
+          --repeat N   timed runs of each tick (and of each part of the breakdown); medians are printed (default 9)
+          --geos N --hours N   the history (default 50 × 24)
+          --drains N   hours taken through a drain for the hand-off, by 3 GEOs each (default 2)
+          --no-build   use the CLI already in dist/ (it must be current: the drain's workers run it)
+  bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB]`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -112,9 +117,25 @@ async function main(argv: string[]): Promise<number> {
       await runEtlBench(options);
       return 0;
     }
-    case 'tick':
-      process.stderr.write(`bench: "${name}" is not written yet\n${usage}\n`);
-      return 2;
+    case 'tick': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { repeat: { type: 'string' }, geos: { type: 'string' }, hours: { type: 'string' }, drains: { type: 'string' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = {
+        repeat: wholeNumber('repeat', values.repeat, 9),
+        geos: wholeNumber('geos', values.geos, 50),
+        hours: wholeNumber('hours', values.hours, 24),
+        drains: wholeNumber('drains', values.drains, 2),
+        drainGeos: 3,
+      };
+      if (!values['no-build']) await build();
+      const { runTickBench } = await import('./tick.js');
+      await runTickBench(options);
+      return 0;
+    }
     default:
       process.stderr.write(`bench: ${name === undefined ? 'which benchmark?' : `unknown benchmark "${name}"`}\n${usage}\n`);
       return 2;
