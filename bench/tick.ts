@@ -1,8 +1,8 @@
 // `npm run bench -- tick`: how long the cron tick takes and how fast a drain hands one step to the next
-// (done in 4 steps): on a fresh, migrated Ganymede database, time the built `jupiter tick` as its own
-// process, idle, with a breakdown of where its time goes; put 50 GEOs × 24 hours of finished history into
-// the database through the state DAL and time the tick again; then let `jupiter drain` take a few GEOs'
-// deliveries through every step on a whole centre and read the hand-offs from the step records.
+// (done in 4 steps): two fresh, migrated Ganymede databases, one left empty and one given 50 GEOs × 24
+// hours of finished history through the state DAL; the built `jupiter tick` timed as its own process on
+// each, in turn, with a breakdown of where the idle tick's time goes; then `jupiter drain` takes a few
+// GEOs' deliveries through every step on a whole centre, and the hand-offs are read from the step records.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,50 +39,56 @@ const log = (line: string) => process.stderr.write(`bench tick: ${line}\n`);
 export async function runTickBench(options: TickBenchOptions): Promise<void> {
   const load = await loadAverage();
   console.log(`tick bench: load average ${load.toFixed(2)} at the start; each time is the median of ${options.repeat} runs (min–max in brackets)`);
-  // step 1: a fresh Ganymede database and a config file for the CLI
+  // step 1: two fresh Ganymede databases, one to stay empty and one for the history, and a config file each
   const dir = await mkdtemp(join(tmpdir(), 'gmd-bench-tick-'));
-  const centre = await testCentre('tickbench');
+  const empty = await testCentre('tickidle');
+  const full = await testCentre('tickhistory');
   let db: Db | undefined;
   try {
     const password = mysqlPasswordForTests();
-    const configFile = join(dir, 'ganymede.json');
-    await writeFile(
-      configFile,
-      JSON.stringify({
-        site: { name: 'bench-tick', data_dir: join(dir, 'data') },
-        mysql: { url: mysqlUrlFor(centre.database), ...(password ? { password_file: writePrivateFile(join(dir, 'mysql.password'), password) } : {}) },
-      }),
-      { mode: 0o600 },
-    );
-    db = await openStateDb(centre.loaded);
-    const cli = (args: string[]) => timeCli(['--config', configFile, ...args]);
-
-    // step 2: the idle tick, and what its time is made of
-    log('idle ticks');
-    await cli(['jupiter', 'tick']); // the first run pays for cold caches; not counted
-    const idle = await repeat(options.repeat, () => cli(['jupiter', 'tick']));
-    const parts = {
-      node: await repeat(options.repeat, () => timeCommand(process.execPath, ['-e', '0'])),
-      version: await repeat(options.repeat, () => timeCommand(process.execPath, [bin, '--version'])),
-      dryRun: await repeat(options.repeat, () => cli(['jupiter', 'tick', '--dry-run'])),
+    const passwordFile = password ? writePrivateFile(join(dir, 'mysql.password'), password) : undefined;
+    const configFor = async (name: string, database: string) => {
+      const file = join(dir, `${name}.json`);
+      const mysqlSettings = { url: mysqlUrlFor(database), ...(passwordFile ? { password_file: passwordFile } : {}) };
+      await writeFile(file, JSON.stringify({ site: { name: 'bench-tick', data_dir: join(dir, name) }, mysql: mysqlSettings }), { mode: 0o600 });
+      return file;
     };
-    const probe = await mysqlProbe(centre.database, options.repeat);
+    const idleConfig = await configFor('idle', empty.database);
+    const loadedConfig = await configFor('loaded', full.database);
 
-    // step 3: history, then the tick again
+    // step 2: the history
     log(`inserting ${options.geos} GEOs × ${options.hours} hours of finished transactions through the state DAL`);
+    db = await openStateDb(full.loaded);
     const inserted = await insertHistory(db, options.geos, options.hours);
-    await cli(['jupiter', 'tick']);
-    log('ticks over the history');
-    const loaded = await repeat(options.repeat, () => cli(['jupiter', 'tick']));
+
+    // step 3: the ticks, and the parts of the idle one, in turn in every round so that all see the same machine
+    log('ticks');
+    const tickOn = (config: string, ...flags: string[]) => () => timeCli(['--config', config, 'jupiter', 'tick', ...flags]);
+    // The first runs pay for cold caches; not counted.
+    await tickOn(idleConfig)();
+    await tickOn(loadedConfig)();
+    const runs = { node: [] as number[], version: [] as number[], dryRun: [] as number[], idle: [] as number[], loaded: [] as number[] };
+    for (let i = 0; i < options.repeat; i++) {
+      runs.node.push(await timeCommand(process.execPath, ['-e', '0']));
+      runs.version.push(await timeCli(['--version']));
+      runs.dryRun.push(await tickOn(idleConfig, '--dry-run')());
+      runs.idle.push(await tickOn(idleConfig)());
+      runs.loaded.push(await tickOn(loadedConfig)());
+    }
+    const probe = await mysqlProbe(empty.database, options.repeat);
+    const { idle, loaded } = runs;
 
     console.log(`tick: idle ${ms(median(idle))} ms, loaded ${ms(median(loaded))} ms`);
     console.log(`  idle    ${spread(idle)}; loaded ${spread(loaded)} over ${inserted.txns} done transactions (${options.geos} GEOs × ${options.hours} hours), ${inserted.steps} done steps, ${inserted.cycles} sent cycles, inserted in ${(inserted.ms / 1000).toFixed(1)} s`);
     console.log(`  where the idle tick's time goes (each a process of its own, median):`);
-    console.log(`    node -e 0                        ${ms(median(parts.node)).padStart(5)} ms  node's own start`);
-    console.log(`    ganymede --version               ${ms(median(parts.version)).padStart(5)} ms  + the CLI's modules and commander (+${ms(median(parts.version) - median(parts.node))})`);
-    console.log(`    ganymede jupiter tick --dry-run  ${ms(median(parts.dryRun)).padStart(5)} ms  + config, mysql2, connect, schema check, the claim query (+${ms(median(parts.dryRun) - median(parts.version))})`);
-    console.log(`    ganymede jupiter tick            ${ms(median(idle)).padStart(5)} ms  + heartbeat metric, lease expiry, cycle check, claim under the lock (+${ms(median(idle) - median(parts.dryRun))})`);
-    console.log(`    inside one process: import mysql2 ${ms(probe.importMs)} ms, connect + first query ${ms(probe.connectMs)} ms, the schema version query ${ms(probe.schemaMs)} ms`);
+    console.log(`    node -e 0                        ${ms(median(runs.node)).padStart(5)} ms  node's own start`);
+    console.log(`    ganymede --version               ${ms(median(runs.version)).padStart(5)} ms  + the CLI's modules and commander (+${ms(median(runs.version) - median(runs.node))})`);
+    console.log(`    ganymede jupiter tick --dry-run  ${ms(median(runs.dryRun)).padStart(5)} ms  + config (zod), mysql2, connect, schema check, the claim query (+${ms(median(runs.dryRun) - median(runs.version))})`);
+    console.log(`    ganymede jupiter tick            ${ms(median(idle)).padStart(5)} ms  + heartbeat metric, lease expiry, cycle check, claim under the lock (+${ms(median(idle) - median(runs.dryRun))})`);
+    console.log(
+      `    inside one process: import zod ${ms(probe.zodMs)} ms, import mysql2 ${ms(probe.importMs)} ms, connect + first query ${ms(probe.connectMs)} ms, ` +
+        `the schema version query ${ms(probe.schemaMs)} ms`,
+    );
 
     // step 4: the drain's hand-offs on a whole centre
     log(`drain: ${options.drains} × ${options.drainGeos} GEOs through decrypt, load, etl, clean, feed and send`);
@@ -95,15 +101,10 @@ export async function runTickBench(options: TickBenchOptions): Promise<void> {
     if (load > 0.5) console.log(`  note: load average ${load.toFixed(2)} when the run started; on a busy machine these times vary widely`);
   } finally {
     await db?.end();
-    await centre.dispose();
+    await empty.dispose();
+    await full.dispose();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function repeat(times: number, run: () => Promise<number>): Promise<number[]> {
-  const results: number[] = [];
-  for (let i = 0; i < times; i++) results.push(await run());
-  return results;
 }
 
 /** Wall time of one process, from spawn to exit, as cron would see it. */
@@ -120,9 +121,11 @@ async function timeCommand(command: string, args: string[]): Promise<number> {
 const timeCli = (args: string[]) => timeCommand(process.execPath, [bin, ...args]);
 
 /** A node process of its own that imports mysql2, connects and asks for the schema version, timing each. */
-async function mysqlProbe(database: string, times: number): Promise<{ importMs: number; connectMs: number; schemaMs: number }> {
+async function mysqlProbe(database: string, times: number): Promise<{ zodMs: number; importMs: number; connectMs: number; schemaMs: number }> {
   const { host, port, user, password } = mysqlOptions(database);
   const script = `
+    const z0 = performance.now();
+    await import('zod');
     const t0 = performance.now();
     const { default: mysql } = await import('mysql2/promise');
     const t1 = performance.now();
@@ -132,14 +135,14 @@ async function mysqlProbe(database: string, times: number): Promise<{ importMs: 
     await conn.query('SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations');
     const t3 = performance.now();
     await conn.end();
-    console.log(JSON.stringify({ importMs: t1 - t0, connectMs: t2 - t1, schemaMs: t3 - t2 }));`;
-  const runs: Array<{ importMs: number; connectMs: number; schemaMs: number }> = [];
+    console.log(JSON.stringify({ zodMs: t0 - z0, importMs: t1 - t0, connectMs: t2 - t1, schemaMs: t3 - t2 }));`;
+  const runs: Array<{ zodMs: number; importMs: number; connectMs: number; schemaMs: number }> = [];
   for (let i = 0; i < times; i++) {
     // cwd: the checkout, so that the bare import finds its node_modules.
     const run = await execa(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: { PROBE_OPTIONS: JSON.stringify({ host, port, user, password, database }) } });
     runs.push(JSON.parse(run.stdout) as (typeof runs)[number]);
   }
-  return { importMs: median(runs.map((r) => r.importMs)), connectMs: median(runs.map((r) => r.connectMs)), schemaMs: median(runs.map((r) => r.schemaMs)) };
+  return { zodMs: median(runs.map((r) => r.zodMs)), importMs: median(runs.map((r) => r.importMs)), connectMs: median(runs.map((r) => r.connectMs)), schemaMs: median(runs.map((r) => r.schemaMs)) };
 }
 
 /**
