@@ -66,6 +66,7 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<void> {
   for (const tool of ['gpg', 'gzip', 'mysql', 'mysqldump']) await requireTool(tool);
   await requireTool('mydumper');
   await requireTool('myloader');
+  if (compression() === 'zstd') await requireTool('zstd', 'run scripts/install-system-deps.sh, or BENCH_COMPRESSION=gzip');
   // step 1: the server and the data
   const admin = await adminConnection();
   let data: CloudControl;
@@ -113,6 +114,13 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<void> {
     console.log(
       `  made once, not timed below: agent run ${s(inputs.made.agentMs)} s, mysqldump | gzip -1 | gpg ${s(inputs.made.shellMs)} s, mydumper -t 2 ${s(inputs.made.mydumperMs)} s` +
         ` (mydumper's data files: ${mb(dumpBytes)} MB)`,
+    );
+
+    // What the decrypt step does, by standard tools on the same file: a yardstick for the step, not a side.
+    const byHand = await decryptByHand(centre, inputs.agentFile.path, dir);
+    console.log(
+      `  decrypt by hand, the agent's file: gpg -d | ${compression() === 'zstd' ? 'zstd' : 'gzip'} -dc | tar -x ${s(byHand.wallMs)} s, ` +
+        `CPU ${byHand.userS.toFixed(1)} s user + ${byHand.systemS.toFixed(1)} s system (the worker also checks size and sha256, and verifies the signature in openpgp.js)`,
     );
 
     // step 4: the three sides, in turn, as many times as asked
@@ -229,6 +237,20 @@ async function makeInputs(centre: BenchCentre, data: CloudControl, dir: string, 
     mydumperDir,
     made: { agentMs, shellMs, mydumperMs },
   };
+}
+
+async function decryptByHand(centre: BenchCentre, file: string, dir: string): Promise<Measured> {
+  const target = join(dir, 'by-hand');
+  await mkdir(target);
+  const gpg = ['gpg', ...centre.gpgArgs, '-o', '-', '--decrypt', file];
+  const decompress = compression() === 'zstd' ? 'zstd -dc' : 'gzip -dc';
+  try {
+    return await measure('gpg -d | decompress | tar -x', 'bash', ['-c', `set -o pipefail; ${gpg.map(quote).join(' ')} 2>/dev/null | ${decompress} | tar -x -C ${quote(target)}`], {
+      reportFile: join(dir, 'time.txt'),
+    });
+  } finally {
+    await rm(target, { recursive: true, force: true });
+  }
 }
 
 /** mydumper and myloader 0.10 read no MYSQL_PWD: the rig's password, if it has one, goes on argv. */
