@@ -153,7 +153,7 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<void> {
         if (counts.some((count, i) => count !== expected[i])) throw new Error(`${name} loaded ${counts.join('/')} rows of ${tables.join('/')}, the source has ${expected.join('/')}`);
       }
       console.log(`  rows: each side's schema held ${expected.join(' + ')} rows (${tables.join(', ')}), as the source; all three dropped`);
-      if (load > 0.5) console.log(`  note: load average ${load.toFixed(2)} when the run started; on a busy machine these times vary widely`);
+      console.log(`  load average ${load.toFixed(2)} when the run started${load > 0.5 ? '; on a busy machine these times vary widely' : ''}`);
     }
     log(`the workers' log of the last run: ${workerLogFile}`);
     if (results.length > 1) {
