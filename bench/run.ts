@@ -13,7 +13,22 @@ const usage = `usage: npm run bench -- <name> [options]
           --no-verify  skip reading the agent's file back with gpg, gzip and tar
           --cpu-prof DIR  profile the agent (node --cpu-prof) into DIR; its time is then not comparable
           --bin PATH   time another build's bin/ganymede (e.g. a copy with a change), not this checkout's
-  (load, etl and tick are not written yet; bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB])`;
+  load    worker decrypt + worker load vs gpg -d | gunzip | mysql and myloader -t 2, on the same database
+          --scale N    data size, as for agent (default 1: 3.16M rows, ≈755 MB of dump)
+          --repeat N   time all three sides N times, in turn (default 1)
+          --no-build   time the CLI already in dist/ instead of running npm run build first
+          --cpu-prof DIR  profile the load worker (node --cpu-prof) into DIR; its time is then not comparable
+          --bin PATH   time another build's bin/ganymede, not this checkout's
+  etl     warehouse writes of a first load and of an hour with 1% of the rows changed, counted on the wire too
+          --rows N     source rows over three tables (default 40000; the MongoDB stand-in keeps all in memory)
+          --change P   percent of the rows the second hour changes (default 1)
+          --no-build   use the CLI already in dist/ (it must be current: the workers run it)
+  tick    wall time of the built jupiter tick, idle and over 50 GEOs × 24 hours of history; the drain's hand-off
+          --repeat N   timed runs of each tick (and of each part of the breakdown); medians are printed (default 9)
+          --geos N --hours N   the history (default 50 × 24)
+          --drains N   hours taken through a drain for the hand-off, by 3 GEOs each (default 2)
+          --no-build   use the CLI already in dist/ (it must be current: the drain's workers run it)
+  bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB]`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -62,11 +77,65 @@ async function main(argv: string[]): Promise<number> {
       await runAgentBench(options);
       return 0;
     }
-    case 'load':
-    case 'etl':
-    case 'tick':
-      process.stderr.write(`bench: "${name}" is not written yet\n${usage}\n`);
-      return 2;
+    case 'load': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          scale: { type: 'string' },
+          repeat: { type: 'string' },
+          'no-build': { type: 'boolean' },
+          'cpu-prof': { type: 'string' },
+          bin: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = {
+        scale: wholeNumber('scale', values.scale, 1),
+        repeat: wholeNumber('repeat', values.repeat, 1),
+        cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+        bin: values.bin === undefined ? undefined : resolve(values.bin),
+      };
+      if (!values['no-build'] && options.bin === undefined) await build();
+      const { runLoadBench } = await import('./load.js');
+      await runLoadBench(options);
+      return 0;
+    }
+    case 'etl': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { rows: { type: 'string' }, change: { type: 'string' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const change = values.change === undefined ? 1 : Number(values.change);
+      if (!(change > 0 && change <= 20)) throw new UsageError(`--change ${values.change}: expected a percentage above 0 and at most 20`);
+      const options = { rows: wholeNumber('rows', values.rows, 40_000), change: change / 100 };
+      if (options.rows < 100) throw new UsageError(`--rows ${options.rows}: expected at least 100`);
+      if (!values['no-build']) await build();
+      const { runEtlBench } = await import('./etl.js');
+      await runEtlBench(options);
+      return 0;
+    }
+    case 'tick': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { repeat: { type: 'string' }, geos: { type: 'string' }, hours: { type: 'string' }, drains: { type: 'string' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = {
+        repeat: wholeNumber('repeat', values.repeat, 9),
+        geos: wholeNumber('geos', values.geos, 50),
+        hours: wholeNumber('hours', values.hours, 24),
+        drains: wholeNumber('drains', values.drains, 2),
+        drainGeos: 3,
+      };
+      if (!values['no-build']) await build();
+      const { runTickBench } = await import('./tick.js');
+      await runTickBench(options);
+      return 0;
+    }
     default:
       process.stderr.write(`bench: ${name === undefined ? 'which benchmark?' : `unknown benchmark "${name}"`}\n${usage}\n`);
       return 2;
