@@ -6,8 +6,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import type { PrivateKey, PublicKey } from 'openpgp';
@@ -16,6 +15,7 @@ import { Readable, Writable } from 'node:stream';
 import { isZstd, zstdStream } from './zstd.js';
 import { dumpEntryPattern, manifestEntry } from './dump-archive.js';
 import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
+import { readTar, type TarEntrySink } from './tar-reader.js';
 
 export interface OpenDeliveryOptions {
   file: string;
@@ -40,41 +40,40 @@ export class DeliveryRefusal extends Error {
   override name = 'DeliveryRefusal';
 }
 
+/** An entry's file, written with backpressure; a write error surfaces at the next write or at end. */
+function fileSink(path: string): TarEntrySink {
+  const stream = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  let failure: Error | undefined;
+  stream.on('error', (error) => (failure = error));
+  const failed = new Promise<never>((_resolve, reject) => stream.once('error', reject));
+  failed.catch(() => undefined);
+  return {
+    async write(chunk) {
+      if (failure) throw failure;
+      if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
+    },
+    async end() {
+      if (failure) throw failure;
+      await Promise.race([new Promise<void>((resolve) => stream.end(resolve)), failed]);
+    },
+  };
+}
+
 /**
- * The last stage of the pipeline: parses the tar and writes only the entries a dump may hold, as plain
+ * The last stage of the pipeline: reads the tar and writes only the entries a dump may hold, as plain
  * 0600 files; any other entry (a link, a device, an unexpected path) refuses the whole archive.
  */
 function unpackInto(dir: string, counter: { bytes: number }) {
-  return async (source: AsyncIterable<Buffer>): Promise<void> => {
-    const parser = new Parser({ strict: true });
-    const writes: Promise<void>[] = [];
-    const failed = new Promise<never>((_resolve, reject) => {
-      parser.on('error', reject);
-      parser.on('abort', reject);
-    });
-    failed.catch(() => undefined);
-    parser.on('entry', (entry: ReadEntry) => {
-      if (entry.type !== 'File' || !dumpEntryPattern.test(entry.path)) {
-        entry.resume();
-        parser.abort(new DeliveryRefusal(`the archive holds an unexpected entry ${JSON.stringify(entry.path)} (${entry.type})`));
-        return;
+  return (source: AsyncIterable<Buffer>): Promise<void> =>
+    readTar(source, async (entry) => {
+      if (entry.type !== 'file' || !dumpEntryPattern.test(entry.path)) {
+        throw new DeliveryRefusal(`the archive holds an unexpected entry ${JSON.stringify(entry.path)} (${entry.type === 'file' ? 'File' : `type ${entry.type}`})`);
       }
       const target = join(dir, entry.path);
       counter.bytes += entry.size;
-      // The entry is piped at once: it must not flow (and lose data) before its file is open.
-      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-      const write = pipeline(entry, createWriteStream(target, { flags: 'wx', mode: 0o600 }));
-      write.catch(() => undefined);
-      writes.push(write);
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      return fileSink(target);
     });
-    for await (const chunk of source) {
-      if (!parser.write(chunk)) await Promise.race([once(parser, 'drain'), failed]);
-    }
-    const ended = once(parser, 'end');
-    parser.end();
-    await Promise.race([ended, failed]);
-    await Promise.all(writes);
-  };
 }
 
 /** gzip or zstd, told apart by the first bytes, so files of either agent setting open. */

@@ -13,6 +13,8 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
+import { Header } from 'tar';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
 import { ApiClient } from '../../src/api/client.js';
 import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
@@ -112,6 +114,23 @@ const refusals: Array<{ geo: string; what: string; reason: RegExp; make: (geo: C
       const sealed = await buffer(sealStream(Readable.from([dumpTarGz]), {
         encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
         signingKey: await readPrivateKey(donor.keys.privateArmored, 'donor'),
+      }));
+      return deliverBytes(geo, sealed);
+    },
+  },
+  {
+    geo: 'with-symlink',
+    what: 'signed by its GEO, but its tar holds a symbolic link',
+    reason: /not a compressed tar dump: the archive holds an unexpected entry "data\/0001\.tsv\.000009" \(type 2\)/,
+    async make(geo) {
+      // The donor's dump with a link slipped in before the end of the archive, gzip'd and sealed as an agent would.
+      const tar = gunzipSync(dumpTarGz);
+      const link = Buffer.alloc(512);
+      new Header({ path: 'data/0001.tsv.000009', type: 'SymbolicLink', linkpath: '/etc/passwd', mode: 0o777, size: 0, mtime: new Date() }).encode(link, 0);
+      const altered = gzipSync(Buffer.concat([tar.subarray(0, tar.length - 1024), link, tar.subarray(tar.length - 1024)]));
+      const sealed = await buffer(sealStream(Readable.from([altered]), {
+        encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
+        signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),
       }));
       return deliverBytes(geo, sealed);
     },
