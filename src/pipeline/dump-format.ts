@@ -124,12 +124,31 @@ export class RowEncoder {
       else this.putLarge(value);
     }
     this.putByte(newline);
+    this.endRow();
+  }
+
+  private endRow(): void {
     const crc = crc32(this.chunk.subarray(this.rowStart, this.pos), this.rowCrc);
     this.rowStart = this.pos;
     this.rowCrc = 0;
     this.rows++;
     this.sumLow += crc;
     if (this.sumLow >= carryAt) this.carry();
+  }
+
+  /**
+   * One row straight from a text-protocol row packet: `payload[start, end)` holds each column as a
+   * length-encoded string (0xfb for NULL). The bytes and the checksum are those `encode` gives for the
+   * same row as Buffers, without a Buffer per field or an array per row.
+   */
+  encodePacket(payload: Buffer, start: number, end: number): void {
+    // The most a row can grow to: a NULL (1 byte) becomes `\N` and a tab; a value byte at most 2 bytes.
+    if (3 * (end - start) + 1 <= this.chunkBytes - this.pos || (this.pos > 0 && this.flushFor(3 * (end - start) + 1))) {
+      this.encodePacketInPlace(payload, start, end);
+    } else {
+      this.encodePacketInParts(payload, start, end);
+    }
+    this.endRow();
   }
 
   /** Emits what is left; call once, after the last row. */
@@ -156,6 +175,81 @@ export class RowEncoder {
     this.pos = 0;
     this.rowStart = 0;
     this.emit(full);
+  }
+
+  /** Flushes when that makes room for `bytes`; false when even an empty chunk is too small. */
+  private flushFor(bytes: number): boolean {
+    if (bytes > this.chunkBytes) return false;
+    this.flush();
+    return true;
+  }
+
+  // The whole row fits in the chunk: one tight loop, no bounds checks.
+  private encodePacketInPlace(payload: Buffer, start: number, end: number): void {
+    const chunk = this.chunk;
+    let pos = this.pos;
+    let p = start;
+    while (p < end) {
+      if (p !== start) chunk[pos++] = tab;
+      const tag = payload[p++]!;
+      let length = tag;
+      if (tag >= 0xfb) {
+        if (tag === 0xfb) {
+          chunk[pos++] = backslash;
+          chunk[pos++] = 0x4e; // N
+          continue;
+        }
+        // 0xfc: 2 bytes of length, 0xfd: 3; 0xfe (8) cannot occur in a row smaller than a chunk
+        if (tag > 0xfd) throw new Error(`malformed row packet: length tag 0x${tag.toString(16)}`);
+        length = tag === 0xfc ? payload[p]! | (payload[p + 1]! << 8) : payload[p]! | (payload[p + 1]! << 8) | (payload[p + 2]! << 16);
+        p += tag === 0xfc ? 2 : 3;
+      }
+      const valueEnd = p + length;
+      if (valueEnd > end) throw new Error('malformed row packet: a value runs past the end of the row');
+      for (; p < valueEnd; p++) {
+        const byte = payload[p]!;
+        const escaped = escapeOf[byte]!;
+        if (escaped !== 0) {
+          chunk[pos++] = backslash;
+          chunk[pos++] = escaped;
+        } else {
+          chunk[pos++] = byte;
+        }
+      }
+    }
+    chunk[pos++] = newline;
+    this.pos = pos;
+  }
+
+  // A row larger than a chunk (a big BLOB, a 16 MB text): field by field, through the checked paths.
+  private encodePacketInParts(payload: Buffer, start: number, end: number): void {
+    let p = start;
+    while (p < end) {
+      if (p !== start) this.putByte(tab);
+      const tag = payload[p++]!;
+      let length = tag;
+      if (tag === 0xfb) {
+        this.putRun(nullMarker, 0, 2);
+        continue;
+      } else if (tag === 0xfc) {
+        length = payload.readUInt16LE(p);
+        p += 2;
+      } else if (tag === 0xfd) {
+        length = payload.readUIntLE(p, 3);
+        p += 3;
+      } else if (tag === 0xfe) {
+        length = payload.readUInt32LE(p) + payload.readUInt32LE(p + 4) * twoTo32;
+        p += 8;
+      } else if (tag > 0xfe) {
+        throw new Error(`malformed row packet: length tag 0x${tag.toString(16)}`);
+      }
+      const value = payload.subarray(p, p + length);
+      if (value.length !== length) throw new Error('malformed row packet: a value runs past the end of the row');
+      if (length <= directFieldBytes) this.putDirect(value);
+      else this.putLarge(value);
+      p += length;
+    }
+    this.putByte(newline);
   }
 
   private putByte(byte: number): void {

@@ -1,0 +1,166 @@
+// The worker-thread half of seal-file.ts: tar batches in → zstd or gzip → OpenPGP encrypt+sign → sha256
+// and size → the spool file. Each batch goes back to the calling thread, empty, once the compressor has
+// taken it. The worker runs this module: it starts itself when loaded as a seal worker and does nothing
+// when imported, because the build bundles it into a chunk whose file name is known only at run time.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { Transform, Writable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { createGzip, constants as zlib } from 'node:zlib';
+import { GanymedeError } from '../errors.js';
+import type { ExitCodeValue } from '../exit-codes.js';
+
+export const workerEntry = 'ganymede-seal-worker';
+
+/** Starts a worker running this module with `data`. */
+export function startSealWorker(data: SealWorkerData): Worker {
+  const url = new URL(import.meta.url);
+  // Tests run src/ through tsx, whose loader a worker does not inherit: register it there first.
+  if (url.pathname.endsWith('.ts')) {
+    const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
+    return new Worker(bootstrap, { eval: true, workerData: data });
+  }
+  return new Worker(url, { workerData: data });
+}
+
+export interface SealWorkerData {
+  entry: typeof workerEntry;
+  path: string;
+  compression: 'gzip' | 'zstd';
+  gzipLevel: number;
+  encryptionKeys: Uint8Array[];
+  signingKey: Uint8Array;
+  /** Report each write to the file ('written'), for a reader that follows the file as it grows. */
+  reportWritten: boolean;
+}
+
+export type ToSealWorker = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' } | { type: 'abort' };
+
+export type FromSealWorker =
+  | { type: 'ack'; buffer: ArrayBuffer }
+  | { type: 'written'; bytes: number }
+  | { type: 'done'; size: number; sha256: string }
+  | { type: 'error'; error: SerializedError };
+
+interface SerializedError {
+  message: string;
+  name: string;
+  stack: string | undefined;
+  code: string | undefined;
+  exitCode: ExitCodeValue | undefined;
+  hint: string | undefined;
+}
+
+function serializeError(error: unknown): SerializedError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return {
+    message: e.message,
+    name: e.name,
+    stack: e.stack,
+    code: (e as NodeJS.ErrnoException).code,
+    exitCode: e instanceof GanymedeError ? e.exitCode : undefined,
+    hint: e instanceof GanymedeError ? e.hint : undefined,
+  };
+}
+
+/** The worker's error as the caller would have seen it in its own thread: same class, message, code. */
+export function errorFromWorker(serialized: SerializedError): Error {
+  const error =
+    serialized.exitCode === undefined
+      ? new Error(serialized.message)
+      : new GanymedeError(serialized.exitCode, serialized.message, serialized.hint === undefined ? {} : { hint: serialized.hint });
+  if (serialized.exitCode === undefined) error.name = serialized.name;
+  if (serialized.code !== undefined) (error as NodeJS.ErrnoException).code = serialized.code;
+  if (serialized.stack !== undefined) error.stack = serialized.stack;
+  return error;
+}
+
+async function runSealWorker(data: SealWorkerData): Promise<void> {
+  const port = parentPort!;
+  let compressor: Writable | undefined;
+  let aborted = false;
+  let ended = false;
+  // Messages can come before the compressor exists (the keys and the file come first): hold them.
+  const early: ToSealWorker[] = [];
+  const handle = (message: ToSealWorker) => {
+    if (!compressor) {
+      early.push(message);
+      return;
+    }
+    if (message.type === 'data') {
+      const buffer = message.buffer;
+      compressor.write(Buffer.from(buffer, 0, message.length), (error) => {
+        if (!error) port.postMessage({ type: 'ack', buffer } satisfies FromSealWorker, [buffer]);
+      });
+    } else if (message.type === 'end') {
+      ended = true;
+      compressor.end();
+    } else {
+      aborted = true;
+      compressor.destroy(new Error('the dump stopped before its end'));
+    }
+  };
+  port.on('message', handle);
+  try {
+    // The file first: one that cannot be created fails here, before any encryption starts.
+    const file = await open(data.path, 'wx', 0o600);
+    const [{ readKey, readPrivateKey }, { sealStream }, { zstdStream }] = await Promise.all([
+      import('openpgp'),
+      import('../openpgp/seal.js'),
+      import('./zstd.js'),
+    ]);
+    const encryptionKeys = await Promise.all(data.encryptionKeys.map((binaryKey) => readKey({ binaryKey })));
+    const signingKey = await readPrivateKey({ binaryKey: data.signingKey });
+    compressor =
+      data.compression === 'zstd'
+        ? zstdStream('compress')
+        : // Large chunks: fewer, bigger OpenPGP packets and zlib calls; the level trades CPU for size.
+          createGzip({ level: data.gzipLevel, chunkSize: 256 * 1024, strategy: zlib.Z_DEFAULT_STRATEGY });
+    const source = compressor as unknown as AsyncIterable<Uint8Array>;
+    for (const message of early.splice(0)) handle(message);
+    const hash = createHash('sha256');
+    let size = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const output = fileSink(file, data.reportWritten ? (bytes) => port.postMessage({ type: 'written', bytes } satisfies FromSealWorker) : undefined);
+    await pipeline(source, (compressed: AsyncIterable<Uint8Array>) => sealStream(compressed, { encryptionKeys, signingKey }), measure, output);
+    if (!ended || aborted) throw new Error('the dump stopped before its end');
+    port.postMessage({ type: 'done', size, sha256: hash.digest('hex') } satisfies FromSealWorker);
+  } catch (error) {
+    port.postMessage({ type: 'error', error: serializeError(error) } satisfies FromSealWorker);
+  } finally {
+    port.off('message', handle);
+    port.close();
+  }
+}
+
+/** Writes to an open file and closes it; `onWritten` hears the file's size after each write has landed. */
+function fileSink(file: FileHandle, onWritten?: (bytes: number) => void): Writable {
+  let written = 0;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      file.write(chunk).then(() => {
+        written += chunk.length;
+        onWritten?.(written);
+        callback();
+      }, callback);
+    },
+    final(callback) {
+      file.close().then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      file.close().then(() => callback(error), () => callback(error));
+    },
+  });
+}
+
+if (!isMainThread && (workerData as Partial<SealWorkerData> | null)?.entry === workerEntry) {
+  void runSealWorker(workerData as SealWorkerData);
+}
