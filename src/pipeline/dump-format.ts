@@ -1,6 +1,6 @@
 // The dump's data format, both ways: which expression reads each column, how rows become bytes that
 // LOAD DATA reads back unchanged, the LOAD DATA statement that does so, and the row checksum.
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.js';
 import type { ColumnEncoding, DumpColumn, DumpTablePlan } from './dump-manifest.js';
 
 /** Backticks, with backticks inside doubled: names may be reserved words, non-ASCII or contain anything. */
@@ -128,7 +128,7 @@ export class RowEncoder {
   }
 
   private endRow(): void {
-    const crc = crc32(this.chunk.subarray(this.rowStart, this.pos), this.rowCrc);
+    const crc = crc32Range(this.chunk, this.rowStart, this.pos, this.rowCrc);
     this.rowStart = this.pos;
     this.rowCrc = 0;
     this.rows++;
@@ -168,7 +168,7 @@ export class RowEncoder {
   }
 
   private flush(): void {
-    this.rowCrc = crc32(this.chunk.subarray(this.rowStart, this.pos), this.rowCrc);
+    this.rowCrc = crc32Range(this.chunk, this.rowStart, this.pos, this.rowCrc);
     const full = this.chunk.subarray(0, this.pos);
     this.bytes += this.pos;
     this.chunk = Buffer.allocUnsafe(this.chunkBytes);

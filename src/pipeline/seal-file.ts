@@ -8,7 +8,8 @@
 // taken them, so the stream allocates nothing per chunk and memory stays flat.
 import type { Worker } from 'node:worker_threads';
 import type { PrivateKey, PublicKey } from 'openpgp';
-import { errorFromWorker, startSealWorker, workerEntry, type FromSealWorker, type SealWorkerData, type ToSealWorker } from './seal-worker.js';
+import { startSealWorker, type FromSealWorker, type ToSealWorker } from './seal-worker.js';
+import { deserializeError } from './worker-thread.js';
 
 export interface SealToFileOptions {
   source: AsyncIterable<Buffer>;
@@ -34,13 +35,12 @@ export interface SealedFile {
 
 /** Bytes per message to the worker: few messages, and little memory in flight (batchesInFlight of them). */
 const batchBytes = 1024 * 1024;
-const batchesInFlight = 8;
+const batchesInFlight = Number(process.env.EXP_BATCHES ?? 8);
 
 export async function sealToFile(options: SealToFileOptions): Promise<SealedFile> {
   options.signal?.throwIfAborted();
   const keys = Array.isArray(options.encryptionKeys) ? options.encryptionKeys : [options.encryptionKeys];
-  const data: SealWorkerData = {
-    entry: workerEntry,
+  const worker = startSealWorker({
     path: options.path,
     compression: options.compression ?? 'gzip',
     gzipLevel: options.gzipLevel ?? 1,
@@ -48,8 +48,7 @@ export async function sealToFile(options: SealToFileOptions): Promise<SealedFile
     encryptionKeys: keys.map((key) => key.write()),
     signingKey: options.signingKey.write(),
     reportWritten: options.onWritten !== undefined,
-  };
-  const worker = startSealWorker(data);
+  });
   const feeder = new BatchFeeder(worker, options.onWritten);
   const onAbort = () => feeder.fail(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -105,7 +104,7 @@ class BatchFeeder {
           exited();
           break;
         case 'error':
-          this.failure ??= errorFromWorker(message.error);
+          this.failure ??= deserializeError(message.error);
           settle.reject(this.failure);
           this.wake();
           exited();

@@ -1,32 +1,18 @@
 // The worker-thread half of seal-file.ts: tar batches in → zstd or gzip → OpenPGP encrypt+sign → sha256
 // and size → the spool file. Each batch goes back to the calling thread, empty, once the compressor has
-// taken it. The worker runs this module: it starts itself when loaded as a seal worker and does nothing
-// when imported, because the build bundles it into a chunk whose file name is known only at run time.
+// taken it.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Transform, Writable } from 'node:stream';
-import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, type Worker } from 'node:worker_threads';
 import { createGzip, constants as zlib } from 'node:zlib';
-import { GanymedeError } from '../errors.js';
-import type { ExitCodeValue } from '../exit-codes.js';
+import { serializeError, startModuleWorker, workerDataFor, type SerializedError } from './worker-thread.js';
 
-export const workerEntry = 'ganymede-seal-worker';
-
-/** Starts a worker running this module with `data`. */
-export function startSealWorker(data: SealWorkerData): Worker {
-  const url = new URL(import.meta.url);
-  // Tests run src/ through tsx, whose loader a worker does not inherit: register it there first.
-  if (url.pathname.endsWith('.ts')) {
-    const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
-    return new Worker(bootstrap, { eval: true, workerData: data });
-  }
-  return new Worker(url, { workerData: data });
-}
+const entry = 'ganymede-seal';
 
 export interface SealWorkerData {
-  entry: typeof workerEntry;
+  entry: typeof entry;
   path: string;
   compression: 'gzip' | 'zstd';
   gzipLevel: number;
@@ -44,37 +30,11 @@ export type FromSealWorker =
   | { type: 'done'; size: number; sha256: string }
   | { type: 'error'; error: SerializedError };
 
-interface SerializedError {
-  message: string;
-  name: string;
-  stack: string | undefined;
-  code: string | undefined;
-  exitCode: ExitCodeValue | undefined;
-  hint: string | undefined;
-}
+// openpgp.js allocates per chunk (web stream reads, packet framing); a small nursery keeps that flat.
+const maxYoungGenerationMb = Number(process.env.EXP_SEAL_YOUNG ?? 12);
 
-function serializeError(error: unknown): SerializedError {
-  const e = error instanceof Error ? error : new Error(String(error));
-  return {
-    message: e.message,
-    name: e.name,
-    stack: e.stack,
-    code: (e as NodeJS.ErrnoException).code,
-    exitCode: e instanceof GanymedeError ? e.exitCode : undefined,
-    hint: e instanceof GanymedeError ? e.hint : undefined,
-  };
-}
-
-/** The worker's error as the caller would have seen it in its own thread: same class, message, code. */
-export function errorFromWorker(serialized: SerializedError): Error {
-  const error =
-    serialized.exitCode === undefined
-      ? new Error(serialized.message)
-      : new GanymedeError(serialized.exitCode, serialized.message, serialized.hint === undefined ? {} : { hint: serialized.hint });
-  if (serialized.exitCode === undefined) error.name = serialized.name;
-  if (serialized.code !== undefined) (error as NodeJS.ErrnoException).code = serialized.code;
-  if (serialized.stack !== undefined) error.stack = serialized.stack;
-  return error;
+export function startSealWorker(data: Omit<SealWorkerData, 'entry'>): Worker {
+  return startModuleWorker(import.meta.url, { entry, ...data } satisfies SealWorkerData, { maxYoungGenerationMb });
 }
 
 async function runSealWorker(data: SealWorkerData): Promise<void> {
@@ -161,6 +121,5 @@ function fileSink(file: FileHandle, onWritten?: (bytes: number) => void): Writab
   });
 }
 
-if (!isMainThread && (workerData as Partial<SealWorkerData> | null)?.entry === workerEntry) {
-  void runSealWorker(workerData as SealWorkerData);
-}
+const data = workerDataFor<SealWorkerData>(entry);
+if (data) void runSealWorker(data);
