@@ -7,6 +7,7 @@
 // (resourceLimits), and a small one keeps the agent's peak RSS flat and well under the 200 MB budget.
 import { parentPort } from 'node:worker_threads';
 import type { DumpManifest } from '../pipeline/dump-manifest.js';
+import type { TableCounts } from '../pipeline/dump-archive.js';
 import type { SealedFile } from '../pipeline/seal-file.js';
 import { deserializeError, serializeError, startModuleWorker, workerDataFor, type SerializedError } from '../pipeline/worker-thread.js';
 import type { StreamConnectionOptions } from '../state/stream-connection.js';
@@ -113,18 +114,29 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
   port.on('message', (message: ToDumpWorker) => {
     if (message.type === 'abort') abort.abort(new Error('stopped'));
   });
-  const [{ connectStreaming }, { estimateTables, openSnapshot }, { dumpArchive }, { sealToFile }, { readKey, readPrivateKey }, { failedError, messageOf }] = await Promise.all([
-    import('../state/stream-connection.js'),
-    import('../pipeline/extract.js'),
-    import('../pipeline/dump-archive.js'),
-    import('../pipeline/seal-file.js'),
-    import('openpgp'),
-    import('../errors.js'),
-  ]);
+  const [{ connectStreaming }, { estimateTables, openSnapshot }, { writeDumpArchive }, { SealWriter }, { TarBatchWriter }, { failedError, messageOf }] =
+    await Promise.all([
+      import('../state/stream-connection.js'),
+      import('../pipeline/extract.js'),
+      import('../pipeline/dump-archive.js'),
+      import('../pipeline/seal-file.js'),
+      import('../pipeline/tar-batches.js'),
+      import('../errors.js'),
+    ]);
   const { source } = job;
-  const connection = await connectStreaming(source);
+  // The seal worker first: it starts (and creates the spool) while we connect and open the snapshot.
+  const writer = SealWriter.start({
+    path: job.path,
+    encryptionKeys: [job.encryptionKey],
+    signingKey: job.signingKey,
+    compression: job.compression,
+    signal: abort.signal,
+  });
+  let connection: Awaited<ReturnType<typeof connectStreaming>> | undefined;
   let progress: NodeJS.Timeout | undefined;
+  let archiving = false;
   try {
+    connection = await connectStreaming(source);
     const snapshot = await openSnapshot(connection, { database: source.target.database, include: job.include, exclude: job.exclude }).catch((error: unknown) => {
       throw failedError(`${source.what} ${source.target.database} at ${source.target.address}: ${messageOf(error)}`);
     });
@@ -136,39 +148,39 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
       unmatchedIncludes: [...snapshot.unmatchedIncludes],
       estimatedRows: estimated.reduce((sum, table) => sum + table.estimatedRows, 0),
     });
-    let current: { table: string; stream: { rows: number; bytes: number } } | undefined;
+    let current: { table: string; counts: TableCounts } | undefined;
     let doneRows = 0;
     let last = '';
     const report = () => {
       if (!current) return;
-      const update = { table: current.table, rows: doneRows + current.stream.rows, bytes: current.stream.bytes };
+      const update = { table: current.table, rows: doneRows + current.counts.rows, bytes: current.counts.bytes };
       const key = `${update.table}\0${update.rows}\0${update.bytes}`;
       if (key !== last) post({ type: 'progress', ...update });
       last = key;
     };
     progress = setInterval(report, progressEveryMs);
-    const archive = dumpArchive(snapshot, {
-      onTable: (table, stream) => {
-        if (current) doneRows += current.stream.rows;
-        current = { table: table.name, stream };
+    archiving = true;
+    await writeDumpArchive(snapshot, new TarBatchWriter(writer, new Date(snapshot.plan.snapshotAt)), writer, {
+      onTable: (table, counts) => {
+        if (current) doneRows += current.counts.rows;
+        current = { table: table.name, counts };
         report();
       },
     });
-    const sealed = await sealToFile({
-      source: archive,
-      path: job.path,
-      encryptionKeys: await readKey({ binaryKey: job.encryptionKey }),
-      signingKey: await readPrivateKey({ binaryKey: job.signingKey }),
-      compression: job.compression,
-      signal: abort.signal,
-    });
+    const sealed = await writer.end();
     report();
     const manifest = snapshot.manifest();
     await snapshot.close();
     post({ type: 'done', manifest, sealed });
+  } catch (error) {
+    // Before the archive, the source's failure is the one to report; after, whichever came first
+    // (a full disk stops the table read, and the read then fails with the disk's error).
+    const first = writer.fail(error);
+    throw archiving ? first : error;
   } finally {
     clearInterval(progress);
-    connection.destroy();
+    connection?.destroy();
+    await writer.close();
   }
 }
 

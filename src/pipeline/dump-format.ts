@@ -94,25 +94,42 @@ const twoTo32 = 2 ** 32;
 const carryAt = 2 ** 52;
 
 /**
- * Turns rows of raw values (Buffer, or null for NULL) into the dump's bytes, emitted in chunks of at
- * most `chunkBytes` however large a row is (LOAD DATA LOCAL sends each chunk as one packet, which
+ * Where a RowEncoder writes: `next` gives the space to encode into (its own Buffer, or a region of a
+ * bigger one, at least `minBytes` long when it can), `emit` takes it back filled. Between the two calls
+ * the space is the encoder's alone.
+ */
+export interface ChunkSink {
+  next(minBytes: number): Buffer;
+  emit(filled: Buffer): void;
+}
+
+/** A fresh chunk each time, of `chunkBytes`. */
+export function allocatingSink(emit: (chunk: Buffer) => void, chunkBytes = 64 * 1024): ChunkSink {
+  return { next: () => Buffer.allocUnsafe(chunkBytes), emit };
+}
+
+/**
+ * Turns rows of raw values (Buffer, or null for NULL) into the dump's bytes, emitted in chunks no larger
+ * than the sink's space however large a row is (LOAD DATA LOCAL sends each chunk as one packet, which
  * must stay under max_allowed_packet), and keeps the row count, byte count and row checksum.
  */
 export class RowEncoder {
   rows = 0;
   bytes = 0;
+  private readonly sink: ChunkSink;
   private chunk: Buffer;
+  private capacity: number;
   private pos = 0;
   private rowStart = 0;
   private rowCrc = 0;
   private sumLow = 0;
   private sumHigh = 0;
 
-  constructor(
-    private readonly emit: (chunk: Buffer) => void,
-    private readonly chunkBytes = 64 * 1024,
-  ) {
-    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  /** `sink`, or an emit function that gets fresh chunks of `chunkBytes`. */
+  constructor(sink: ChunkSink | ((chunk: Buffer) => void), chunkBytes = 64 * 1024) {
+    this.sink = typeof sink === 'function' ? allocatingSink(sink, chunkBytes) : sink;
+    this.chunk = this.sink.next(0);
+    this.capacity = this.chunk.length;
   }
 
   encode(row: readonly (Buffer | null)[]): void {
@@ -143,7 +160,9 @@ export class RowEncoder {
    */
   encodePacket(payload: Buffer, start: number, end: number): void {
     // The most a row can grow to: a NULL (1 byte) becomes `\N` and a tab; a value byte at most 2 bytes.
-    if (3 * (end - start) + 1 <= this.chunkBytes - this.pos || (this.pos > 0 && this.flushFor(3 * (end - start) + 1))) {
+    const most = 3 * (end - start) + 1;
+    if (most > this.capacity - this.pos && this.pos > 0) this.flush(most);
+    if (most <= this.capacity - this.pos) {
       this.encodePacketInPlace(payload, start, end);
     } else {
       this.encodePacketInParts(payload, start, end);
@@ -153,7 +172,7 @@ export class RowEncoder {
 
   /** Emits what is left; call once, after the last row. */
   end(): void {
-    if (this.pos > 0) this.flush();
+    if (this.pos > 0) this.flush(0, true);
   }
 
   /** `crc32-sum64` of the rows so far. */
@@ -167,21 +186,17 @@ export class RowEncoder {
     this.sumLow %= twoTo32;
   }
 
-  private flush(): void {
+  /** Hands the chunk to the sink and, unless it was the last, takes new space of at least `minBytes`. */
+  private flush(minBytes = 0, last = false): void {
     this.rowCrc = crc32Range(this.chunk, this.rowStart, this.pos, this.rowCrc);
     const full = this.chunk.subarray(0, this.pos);
     this.bytes += this.pos;
-    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
     this.pos = 0;
     this.rowStart = 0;
-    this.emit(full);
-  }
-
-  /** Flushes when that makes room for `bytes`; false when even an empty chunk is too small. */
-  private flushFor(bytes: number): boolean {
-    if (bytes > this.chunkBytes) return false;
-    this.flush();
-    return true;
+    this.sink.emit(full);
+    if (last) return;
+    this.chunk = this.sink.next(minBytes);
+    this.capacity = this.chunk.length;
   }
 
   // The whole row fits in the chunk: one tight loop, no bounds checks.
@@ -253,13 +268,19 @@ export class RowEncoder {
   }
 
   private putByte(byte: number): void {
-    if (this.pos === this.chunkBytes) this.flush();
+    if (this.pos === this.capacity) this.flush();
     this.chunk[this.pos++] = byte;
   }
 
   // Values up to a few KiB in one pass straight into the chunk: cheaper than scanning, then copying runs.
   private putDirect(value: Buffer): void {
-    if (this.chunkBytes - this.pos < 2 * value.length) this.flush();
+    if (this.capacity - this.pos < 2 * value.length) {
+      if (this.pos > 0) this.flush(2 * value.length);
+      if (this.capacity - this.pos < 2 * value.length) {
+        this.putLarge(value);
+        return;
+      }
+    }
     const chunk = this.chunk;
     let pos = this.pos;
     for (let i = 0; i < value.length; i++) {
@@ -296,8 +317,8 @@ export class RowEncoder {
 
   private putRun(source: Buffer, start: number, end: number): void {
     while (start < end) {
-      if (this.pos === this.chunkBytes) this.flush();
-      const n = Math.min(end - start, this.chunkBytes - this.pos);
+      if (this.pos === this.capacity) this.flush();
+      const n = Math.min(end - start, this.capacity - this.pos);
       source.copy(this.chunk, this.pos, start, start + n);
       this.pos += n;
       start += n;

@@ -1,31 +1,29 @@
 // The agent's one stream: dump tar → zstd or gzip → OpenPGP (encrypted to the centre, signed by the GEO) →
 // a 0600 file, hashing and counting on the way. Plaintext exists only in memory, a chunk at a time.
 //
-// Everything after the tar runs in a worker thread (seal-worker.ts): the calling thread only produces the
-// tar (for the agent: reading MySQL and encoding rows, the longest stage), and the worker compresses,
-// encrypts, signs, hashes and writes at the same time on the other core. The tar crosses in batches of
-// batchBytes, moved (transferred), not copied, and sent back empty for reuse once the compressor has
-// taken them, so the stream allocates nothing per chunk and memory stays flat.
-import type { Worker } from 'node:worker_threads';
+// Everything after the tar runs in a worker thread (seal-worker.ts), on the other core: the calling thread
+// only produces the tar. The tar crosses in batches of batchBytes, moved (transferred), not copied, and
+// sent back empty for reuse once the compressor has taken them, so memory stays flat. SealWriter lets a
+// producer write straight into those batches (see tar-batches.ts); sealToFile copies any byte stream in.
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { startSealWorker, type FromSealWorker, type ToSealWorker } from './seal-worker.js';
 import { deserializeError } from './worker-thread.js';
 
-export interface SealToFileOptions {
-  source: AsyncIterable<Buffer>;
+export interface SealOptions {
   path: string;
-  encryptionKeys: PublicKey | PublicKey[];
-  signingKey: PrivateKey;
+  /** As keys, or as their binary packets (key.write()): those spare a thread loading openpgp.js. */
+  encryptionKeys: PublicKey | PublicKey[] | Uint8Array[];
+  /** Unlocked (an unlocked key's packets stay unlocked). */
+  signingKey: PrivateKey | Uint8Array;
   /** gzip (zlib, level 1 by default) or zstd -1 (the zstd tool, much faster). */
   compression?: 'gzip' | 'zstd';
   /** 1 (fastest, the default) to 9. */
   gzipLevel?: number;
   signal?: AbortSignal;
-  /**
-   * The file's size each time more of it has been written, for a reader that follows it as it grows
-   * (the first upload attempt streams it to the inbox while the dump is still being read).
-   */
-  onWritten?: (bytes: number) => void;
+}
+
+export interface SealToFileOptions extends SealOptions {
+  source: AsyncIterable<Buffer>;
 }
 
 export interface SealedFile {
@@ -34,60 +32,89 @@ export interface SealedFile {
 }
 
 /** Bytes per message to the worker: few messages, and little memory in flight (batchesInFlight of them). */
-const batchBytes = 1024 * 1024;
-const batchesInFlight = Number(process.env.EXP_BATCHES ?? 8);
+export const batchBytes = 1024 * 1024;
+const batchesInFlight = 6;
 
 export async function sealToFile(options: SealToFileOptions): Promise<SealedFile> {
-  options.signal?.throwIfAborted();
-  const keys = Array.isArray(options.encryptionKeys) ? options.encryptionKeys : [options.encryptionKeys];
-  const worker = startSealWorker({
-    path: options.path,
-    compression: options.compression ?? 'gzip',
-    gzipLevel: options.gzipLevel ?? 1,
-    // Binary key packets: the worker reads them back as keys (an unlocked private key stays unlocked).
-    encryptionKeys: keys.map((key) => key.write()),
-    signingKey: options.signingKey.write(),
-    reportWritten: options.onWritten !== undefined,
-  });
-  const feeder = new BatchFeeder(worker, options.onWritten);
-  const onAbort = () => feeder.fail(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const writer = SealWriter.start(options);
   try {
-    for await (const chunk of options.source) await feeder.write(chunk);
-    return await feeder.end();
+    let batch: Buffer | undefined;
+    let filled = 0;
+    for await (const chunk of options.source) {
+      for (let at = 0; at < chunk.length; ) {
+        writer.throwIfFailed();
+        batch ??= writer.take();
+        const n = chunk.copy(batch, filled, at);
+        filled += n;
+        at += n;
+        if (filled === batch.length) {
+          writer.send(batch, filled);
+          batch = undefined;
+          filled = 0;
+          await writer.drained();
+        }
+      }
+    }
+    if (batch) writer.send(batch, filled);
+    return await writer.end();
   } catch (error) {
-    feeder.fail(error);
-    throw feeder.failure ?? error;
+    throw writer.fail(error);
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-    // The worker has finished or been told to stop; terminate() also covers one stuck in a write.
-    await feeder.stopped;
-    await worker.terminate();
+    await writer.close();
   }
 }
 
-/** The calling thread's end: copies the tar into batches, at most batchesInFlight of them unacknowledged. */
-class BatchFeeder {
-  failure: Error | undefined;
-  private finished = false;
-  /** Resolves once the worker has exited or answered its last message. */
-  readonly stopped: Promise<void>;
-  private readonly free: ArrayBuffer[] = [];
-  private batch: Buffer | undefined;
-  private filled = 0;
-  private inFlight = 0;
-  private waiting: (() => void) | undefined;
-  private result: Promise<{ size: number; sha256: string }>;
+const binaryKey = (key: PublicKey | PrivateKey | Uint8Array): Uint8Array => (key instanceof Uint8Array ? key : key.write());
 
-  constructor(
-    private readonly worker: Worker,
-    onWritten: ((bytes: number) => void) | undefined,
-  ) {
-    let settle!: { resolve: (value: { size: number; sha256: string }) => void; reject: (error: Error) => void };
+/**
+ * The producing thread's end of the seal worker. The producer takes a batch, fills it, sends it; while
+ * `congested` it should stop producing until `onDrain` fires (or `drained()` resolves). Send never
+ * blocks, so a producer that cannot stop at once (rows already read from the socket) is never stuck.
+ */
+export class SealWriter {
+  private failure: Error | undefined;
+  private finished = false;
+  private readonly free: ArrayBuffer[] = [];
+  private inFlight = 0;
+  private readonly drainListeners = new Set<() => void>();
+  private readonly failed = new AbortController();
+  private readonly result: Promise<SealedFile>;
+  private readonly stopped: Promise<void>;
+
+  static start(options: SealOptions): SealWriter {
+    options.signal?.throwIfAborted();
+    const keys = Array.isArray(options.encryptionKeys) ? options.encryptionKeys : [options.encryptionKeys];
+    const writer = new SealWriter(
+      startSealWorker({
+        path: options.path,
+        compression: options.compression ?? 'gzip',
+        gzipLevel: options.gzipLevel ?? 1,
+        // The worker reads the keys back from their packets.
+        encryptionKeys: keys.map(binaryKey),
+        signingKey: binaryKey(options.signingKey),
+      }),
+    );
+    const { signal } = options;
+    if (signal) {
+      const onAbort = () => writer.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void writer.stopped.then(() => signal.removeEventListener('abort', onAbort));
+    }
+    return writer;
+  }
+
+  private constructor(private readonly worker: ReturnType<typeof startSealWorker>) {
+    let settle!: { resolve: (value: SealedFile) => void; reject: (error: Error) => void };
     this.result = new Promise((resolve, reject) => (settle = { resolve, reject }));
     this.result.catch(() => {});
     let exited!: () => void;
     this.stopped = new Promise((resolve) => (exited = resolve));
+    const failWith = (error: Error) => {
+      this.failure ??= error;
+      settle.reject(this.failure);
+      this.failed.abort(this.failure);
+      this.wake();
+    };
     worker.on('message', (message: FromSealWorker) => {
       switch (message.type) {
         case 'ack':
@@ -95,79 +122,94 @@ class BatchFeeder {
           if (this.free.length < batchesInFlight) this.free.push(message.buffer);
           this.wake();
           break;
-        case 'written':
-          onWritten?.(message.bytes);
-          break;
         case 'done':
           this.finished = true;
           settle.resolve({ size: message.size, sha256: message.sha256 });
           exited();
           break;
         case 'error':
-          this.failure ??= deserializeError(message.error);
-          settle.reject(this.failure);
-          this.wake();
+          failWith(deserializeError(message.error));
           exited();
           break;
       }
     });
-    worker.on('error', (error) => {
-      this.failure ??= error;
-      settle.reject(this.failure);
-      this.wake();
-    });
+    worker.on('error', failWith);
     worker.on('exit', (code) => {
-      if (!this.finished) {
-        this.failure ??= new Error(`the sealing worker stopped (exit code ${code}) before the file was complete`);
-        settle.reject(this.failure);
-      }
-      this.wake();
+      if (!this.finished) failWith(new Error(`the sealing worker stopped (exit code ${code}) before the file was complete`));
       exited();
     });
   }
 
-  async write(chunk: Buffer): Promise<void> {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.failure) throw this.failure;
-      this.batch ??= this.take();
-      const n = chunk.copy(this.batch, this.filled, at);
-      this.filled += n;
-      at += n;
-      if (this.filled === this.batch.length) await this.send();
-    }
+  /** More batches are in the worker than wanted: the producer should pause. */
+  get congested(): boolean {
+    return this.inFlight >= batchesInFlight;
   }
 
-  async end(): Promise<{ size: number; sha256: string }> {
-    if (this.filled > 0) await this.send();
+  /** Aborted with the error when sealing fails (the worker's or the producer's). */
+  get signal(): AbortSignal {
+    return this.failed.signal;
+  }
+
+  throwIfFailed(): void {
     if (this.failure) throw this.failure;
+  }
+
+  /** An empty batch of batchBytes, the caller's until sent. */
+  take(): Buffer {
+    const reused = this.free.pop();
+    // allocUnsafeSlow: each batch owns its whole ArrayBuffer, so moving it takes nothing else along.
+    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(batchBytes);
+  }
+
+  /** Hands the first `length` bytes of a batch (from take()) to the worker; the batch is gone after. */
+  send(batch: Buffer, length: number): void {
+    if (this.failure) return;
+    const buffer = batch.buffer as ArrayBuffer;
+    this.post({ type: 'data', buffer, length }, [buffer]);
+    this.inFlight++;
+  }
+
+  /** Calls `listener` each time the worker has taken a batch, or sealing failed. */
+  onDrain(listener: () => void): () => void {
+    this.drainListeners.add(listener);
+    return () => this.drainListeners.delete(listener);
+  }
+
+  /** Resolves when no longer congested; rejects once sealing has failed. */
+  async drained(): Promise<void> {
+    while (this.congested && !this.failure) {
+      await new Promise<void>((resolve) => {
+        const off = this.onDrain(() => {
+          off();
+          resolve();
+        });
+      });
+    }
+    this.throwIfFailed();
+  }
+
+  /** The tar is complete: waits for the file. */
+  async end(): Promise<SealedFile> {
+    this.throwIfFailed();
     this.post({ type: 'end' });
     return this.result;
   }
 
-  /** Tells the worker to stop and remove nothing itself (the caller owns the file); safe to call twice. */
-  fail(error: unknown): void {
+  /** Stops the worker (the caller removes the file); returns the error to report, the first one. */
+  fail(error: unknown): Error {
     if (!this.failure) {
       this.failure = error instanceof Error ? error : new Error(String(error));
       this.post({ type: 'abort' });
+      this.failed.abort(this.failure);
+      this.wake();
     }
-    this.wake();
+    return this.failure;
   }
 
-  private take(): Buffer {
-    const reused = this.free.pop();
-    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(batchBytes);
-  }
-
-  private async send(): Promise<void> {
-    while (this.inFlight >= batchesInFlight && !this.failure) await new Promise<void>((resolve) => (this.waiting = resolve));
-    if (this.failure) throw this.failure;
-    const batch = this.batch!;
-    // allocUnsafeSlow: each batch owns its whole ArrayBuffer, so moving it takes nothing else along.
-    this.post({ type: 'data', buffer: batch.buffer as ArrayBuffer, length: this.filled }, [batch.buffer as ArrayBuffer]);
-    this.inFlight++;
-    this.batch = undefined;
-    this.filled = 0;
+  /** Waits for the worker to answer its last message, then ends it. */
+  async close(): Promise<void> {
+    await this.stopped;
+    await this.worker.terminate();
   }
 
   private post(message: ToSealWorker, transfer: ArrayBuffer[] = []): void {
@@ -179,8 +221,6 @@ class BatchFeeder {
   }
 
   private wake(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.();
+    for (const listener of [...this.drainListeners]) listener();
   }
 }

@@ -18,15 +18,12 @@ export interface SealWorkerData {
   gzipLevel: number;
   encryptionKeys: Uint8Array[];
   signingKey: Uint8Array;
-  /** Report each write to the file ('written'), for a reader that follows the file as it grows. */
-  reportWritten: boolean;
 }
 
 export type ToSealWorker = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' } | { type: 'abort' };
 
 export type FromSealWorker =
   | { type: 'ack'; buffer: ArrayBuffer }
-  | { type: 'written'; bytes: number }
   | { type: 'done'; size: number; sha256: string }
   | { type: 'error'; error: SerializedError };
 
@@ -89,7 +86,7 @@ async function runSealWorker(data: SealWorkerData): Promise<void> {
         done(null, chunk);
       },
     });
-    const output = fileSink(file, data.reportWritten ? (bytes) => port.postMessage({ type: 'written', bytes } satisfies FromSealWorker) : undefined);
+    const output = fileSink(file);
     await pipeline(source, (compressed: AsyncIterable<Uint8Array>) => sealStream(compressed, { encryptionKeys, signingKey }), measure, output);
     if (!ended || aborted) throw new Error('the dump stopped before its end');
     port.postMessage({ type: 'done', size, sha256: hash.digest('hex') } satisfies FromSealWorker);
@@ -101,16 +98,11 @@ async function runSealWorker(data: SealWorkerData): Promise<void> {
   }
 }
 
-/** Writes to an open file and closes it; `onWritten` hears the file's size after each write has landed. */
-function fileSink(file: FileHandle, onWritten?: (bytes: number) => void): Writable {
-  let written = 0;
+/** Writes to an open file and closes it, whether the stream ends or fails. */
+function fileSink(file: FileHandle): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      file.write(chunk).then(() => {
-        written += chunk.length;
-        onWritten?.(written);
-        callback();
-      }, callback);
+      file.write(chunk).then(() => callback(), callback);
     },
     final(callback) {
       file.close().then(() => callback(), callback);
