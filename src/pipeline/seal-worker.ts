@@ -27,8 +27,10 @@ export type FromSealWorker =
   | { type: 'done'; size: number; sha256: string }
   | { type: 'error'; error: SerializedError };
 
-// openpgp.js allocates per chunk (web stream reads, packet framing); a small nursery keeps that flat.
-const maxYoungGenerationMb = Number(process.env.EXP_SEAL_YOUNG ?? 12);
+// openpgp.js allocates per chunk (web stream reads, packet framing), so a small nursery is scavenged
+// often, and frees the chunks' memory as often. Measured at scale 1: 3 MB took 20-25 MB off the peak RSS
+// against 12 MB, at no CPU cost that showed.
+const maxYoungGenerationMb = 3;
 
 export function startSealWorker(data: Omit<SealWorkerData, 'entry'>): Worker {
   return startModuleWorker(import.meta.url, { entry, ...data } satisfies SealWorkerData, { maxYoungGenerationMb });

@@ -35,13 +35,6 @@ export function startModuleWorker<T extends WorkerEntryData>(moduleUrl: string, 
 export function workerDataFor<T extends WorkerEntryData>(entry: T['entry']): T | undefined {
   if (isMainThread) return undefined;
   const data = workerData as Partial<WorkerEntryData> | null;
-  if (data?.entry === entry && process.env.EXP_MEM) {
-    const mb = (n: number) => (n / 2 ** 20).toFixed(0);
-    setInterval(() => {
-      const m = process.memoryUsage();
-      process.stderr.write(`WMEM ${entry} heapTotal ${mb(m.heapTotal)} used ${mb(m.heapUsed)} external ${mb(m.external)} ab ${mb(m.arrayBuffers)}\n`);
-    }, 500).unref();
-  }
   return data?.entry === entry ? (workerData as T) : undefined;
 }
 
