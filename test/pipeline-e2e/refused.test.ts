@@ -22,7 +22,7 @@ import { assertWarehouseHoldsSource, attemptsOf, bigTableStatements, schemaExist
 const cycle = '2026-03-01T10';
 let centre: Centre;
 let gpgHome: string;
-/** The gzip'd tar of a real agent dump, as GnuPG decrypted it. */
+/** The compressed tar of a real agent dump (zstd, the agent's default), as GnuPG decrypted it. */
 let dumpTarGz: Buffer;
 const txnIds = new Map<string, number>();
 let drained: { code: number; stdout: string; stderr: string };
@@ -38,7 +38,8 @@ async function gpg(args: string[], input?: Buffer | string): Promise<Buffer> {
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.gz.gpg`;
+// The agent's name for its file (agent.compression zstd, the default); the hand-made ones use it too.
+const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.zst.gpg`;
 
 /** Delivers `bytes` as GEO `geo`'s file for the hour through the API, as an agent would. */
 async function deliverBytes(geo: CentreGeo, bytes: Buffer): Promise<number> {
