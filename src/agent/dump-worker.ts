@@ -1,10 +1,15 @@
 // Steps 3 and 4 of `agent run` on a worker thread: connect to the Cloud Control database, take the
-// snapshot, and stream it through tar into sealToFile (whose own worker compresses, encrypts, signs and
-// writes). The calling thread keeps the lock, the API, the events and the progress bar.
+// snapshot, and stream it through tar into a SealWriter (whose own worker compresses, encrypts, signs
+// and writes). The calling thread keeps the lock, the API, the events and the progress bar.
 //
 // Why a thread: reading MySQL is the one stage that allocates per row, hundreds of MB an hour. On the
 // main thread V8 lets its nursery grow to 48 MB and fills it; a worker's nursery can be sized
 // (resourceLimits), and a small one keeps the agent's peak RSS flat and well under the 200 MB budget.
+//
+// prepareDump() starts the worker as soon as the run holds its lock: it loads its modules, connects,
+// opens the snapshot and starts the seal worker while the main thread reads the keys and opens the
+// hour's transaction. Nothing is written before run(), which gives the spool's name; an error of the
+// source waits for run() too, so an hour with nothing to do never reports one.
 import { parentPort } from 'node:worker_threads';
 import type { DumpManifest } from '../pipeline/dump-manifest.js';
 import type { TableCounts } from '../pipeline/dump-archive.js';
@@ -14,13 +19,16 @@ import type { StreamConnectionOptions } from '../state/stream-connection.js';
 
 const entry = 'ganymede-agent-dump';
 
-export interface DumpJob {
+export interface DumpSource {
   source: StreamConnectionOptions;
   include?: string[] | undefined;
   exclude?: string[] | undefined;
+  compression: 'gzip' | 'zstd';
+}
+
+export interface DumpTarget {
   /** The spool file, created 0600; it must not exist yet. */
   path: string;
-  compression: 'gzip' | 'zstd';
   /** Binary OpenPGP key packets (key.write()): the centre's public key and the GEO's unlocked private key. */
   encryptionKey: Uint8Array;
   signingKey: Uint8Array;
@@ -60,9 +68,9 @@ type FromDumpWorker =
   | ({ type: 'done' } & DumpResult)
   | { type: 'error'; error: SerializedError };
 
-type ToDumpWorker = { type: 'abort' };
+type ToDumpWorker = { type: 'run'; target: DumpTarget } | { type: 'abort' };
 
-interface DumpWorkerData extends DumpJob {
+interface DumpWorkerData extends DumpSource {
   entry: typeof entry;
 }
 
@@ -70,49 +78,83 @@ interface DumpWorkerData extends DumpJob {
 const maxYoungGenerationMb = 12;
 const progressEveryMs = 250;
 
-/** Runs the dump on a worker thread; settles once the worker has stopped, so the spool can be removed. */
-export function dumpToFile(job: DumpJob, hooks: DumpToFileHooks = {}): Promise<DumpResult> {
-  hooks.signal?.throwIfAborted();
+export interface PreparedDump {
+  /** Writes the dump to `target`; settles once the worker has stopped, so the spool can be removed. */
+  run(target: DumpTarget, hooks?: DumpToFileHooks): Promise<DumpResult>;
+  /** Stops the worker unless run() was called (then it stops by itself); safe to call in any case. */
+  cancel(): Promise<void>;
+}
+
+export function prepareDump(job: DumpSource): PreparedDump {
   const worker = startModuleWorker(import.meta.url, { entry, ...job } satisfies DumpWorkerData, { maxYoungGenerationMb });
-  return new Promise<DumpResult>((resolve, reject) => {
-    let outcome: { result: DumpResult } | { error: Error } | undefined;
-    const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToDumpWorker);
-    hooks.signal?.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (message: FromDumpWorker) => {
-      switch (message.type) {
-        case 'snapshot': {
-          const { type: _type, ...info } = message;
-          hooks.onSnapshot?.(info);
-          break;
-        }
-        case 'progress': {
-          const { type: _type, ...progress } = message;
-          hooks.onProgress?.(progress);
-          break;
-        }
-        case 'done':
-          outcome ??= { result: { manifest: message.manifest, sealed: message.sealed } };
-          break;
-        case 'error':
-          outcome ??= { error: deserializeError(message.error) };
-          break;
+  let hooks: DumpToFileHooks = {};
+  let running = false;
+  let outcome: { result: DumpResult } | { error: Error } | undefined;
+  let settle: ((outcome: { result: DumpResult } | { error: Error }) => void) | undefined;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.on('message', (message: FromDumpWorker) => {
+    switch (message.type) {
+      case 'snapshot': {
+        const { type: _type, ...info } = message;
+        hooks.onSnapshot?.(info);
+        break;
       }
-    });
-    worker.on('error', (error) => (outcome ??= { error }));
-    worker.on('exit', (code) => {
-      hooks.signal?.removeEventListener('abort', onAbort);
-      outcome ??= { error: new Error(`the dump worker stopped (exit code ${code}) before the dump was complete`) };
-      if ('result' in outcome) resolve(outcome.result);
-      else reject(outcome.error);
-    });
+      case 'progress': {
+        const { type: _type, ...progress } = message;
+        hooks.onProgress?.(progress);
+        break;
+      }
+      case 'done':
+        outcome ??= { result: { manifest: message.manifest, sealed: message.sealed } };
+        break;
+      case 'error':
+        outcome ??= { error: deserializeError(message.error) };
+        break;
+    }
   });
+  worker.on('error', (error) => (outcome ??= { error }));
+  worker.on('exit', (code) => {
+    outcome ??= { error: new Error(`the dump worker stopped (exit code ${code}) before the dump was complete`) };
+    settle?.(outcome);
+  });
+  return {
+    async run(target, runHooks = {}) {
+      if (running) throw new Error('the dump has already run');
+      running = true;
+      hooks = runHooks;
+      runHooks.signal?.throwIfAborted();
+      const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToDumpWorker);
+      runHooks.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        worker.postMessage({ type: 'run', target } satisfies ToDumpWorker);
+        const final = await new Promise<{ result: DumpResult } | { error: Error }>((resolve) => (settle = resolve));
+        if ('error' in final) throw final.error;
+        return final.result;
+      } finally {
+        runHooks.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+    async cancel() {
+      // Before run() the worker has written nothing: stopping it closes its connection and its seal worker.
+      if (!running) await worker.terminate();
+      await exited;
+    },
+  };
 }
 
 async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof parentPort>): Promise<void> {
   const post = (message: FromDumpWorker) => port.postMessage(message);
   const abort = new AbortController();
+  let go!: (target: DumpTarget) => void;
+  let stop!: (error: Error) => void;
+  const started = new Promise<DumpTarget>((resolve, reject) => ((go = resolve), (stop = reject)));
+  started.catch(() => {});
   port.on('message', (message: ToDumpWorker) => {
-    if (message.type === 'abort') abort.abort(new Error('stopped'));
+    if (message.type === 'run') go(message.target);
+    else {
+      abort.abort(new Error('stopped'));
+      stop(new Error('stopped'));
+    }
   });
   const [{ connectStreaming }, { estimateTables, openSnapshot }, { writeDumpArchive }, { SealWriter }, { TarBatchWriter }, { failedError, messageOf }] =
     await Promise.all([
@@ -124,30 +166,32 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
       import('../errors.js'),
     ]);
   const { source } = job;
-  // The seal worker first: it starts (and creates the spool) while we connect and open the snapshot.
-  const writer = SealWriter.start({
-    path: job.path,
-    encryptionKeys: [job.encryptionKey],
-    signingKey: job.signingKey,
-    compression: job.compression,
-    signal: abort.signal,
-  });
+  const filter = { database: source.target.database, include: job.include, exclude: job.exclude };
+  // The seal worker loads openpgp.js and the compressor while we connect and open the snapshot.
+  const writer = SealWriter.prepare({ compression: job.compression, signal: abort.signal });
   let connection: Awaited<ReturnType<typeof connectStreaming>> | undefined;
   let progress: NodeJS.Timeout | undefined;
   let archiving = false;
-  try {
+  const ready = (async () => {
     connection = await connectStreaming(source);
-    const snapshot = await openSnapshot(connection, { database: source.target.database, include: job.include, exclude: job.exclude }).catch((error: unknown) => {
+    const snapshot = await openSnapshot(connection, filter).catch((error: unknown) => {
       throw failedError(`${source.what} ${source.target.database} at ${source.target.address}: ${messageOf(error)}`);
     });
-    const estimated = await estimateTables(connection, { database: source.target.database, include: job.include, exclude: job.exclude }).catch(() => []);
+    const estimated = await estimateTables(connection, filter).catch(() => []);
+    return { snapshot, estimatedRows: estimated.reduce((sum, table) => sum + table.estimatedRows, 0) };
+  })();
+  ready.catch(() => {});
+  try {
+    const target = await started;
+    const { snapshot, estimatedRows } = await ready;
     post({
       type: 'snapshot',
       tables: snapshot.plan.tables.length,
       snapshotAt: snapshot.plan.snapshotAt,
       unmatchedIncludes: [...snapshot.unmatchedIncludes],
-      estimatedRows: estimated.reduce((sum, table) => sum + table.estimatedRows, 0),
+      estimatedRows,
     });
+    writer.open({ path: target.path, encryptionKeys: [target.encryptionKey], signingKey: target.signingKey });
     let current: { table: string; counts: TableCounts } | undefined;
     let doneRows = 0;
     let last = '';
@@ -179,6 +223,8 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
     throw archiving ? first : error;
   } finally {
     clearInterval(progress);
+    // A connection still being made is closed once made.
+    await ready.catch(() => {});
     connection?.destroy();
     await writer.close();
   }

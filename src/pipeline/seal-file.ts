@@ -81,19 +81,20 @@ export class SealWriter {
   private readonly result: Promise<SealedFile>;
   private readonly stopped: Promise<void>;
 
+  /** Starts the worker and opens the file at once. */
   static start(options: SealOptions): SealWriter {
+    const writer = SealWriter.prepare(options);
+    writer.open(options);
+    return writer;
+  }
+
+  /**
+   * Starts the worker, which loads what it needs while the caller gets ready; batches may be sent at
+   * once, but nothing is written before open().
+   */
+  static prepare(options: Pick<SealOptions, 'compression' | 'gzipLevel' | 'signal'>): SealWriter {
     options.signal?.throwIfAborted();
-    const keys = Array.isArray(options.encryptionKeys) ? options.encryptionKeys : [options.encryptionKeys];
-    const writer = new SealWriter(
-      startSealWorker({
-        path: options.path,
-        compression: options.compression ?? 'gzip',
-        gzipLevel: options.gzipLevel ?? 1,
-        // The worker reads the keys back from their packets.
-        encryptionKeys: keys.map(binaryKey),
-        signingKey: binaryKey(options.signingKey),
-      }),
-    );
+    const writer = new SealWriter(startSealWorker({ compression: options.compression ?? 'gzip', gzipLevel: options.gzipLevel ?? 1 }));
     const { signal } = options;
     if (signal) {
       const onAbort = () => writer.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -101,6 +102,13 @@ export class SealWriter {
       void writer.stopped.then(() => signal.removeEventListener('abort', onAbort));
     }
     return writer;
+  }
+
+  /** The file to create (0600, it must not exist) and the keys to seal with. */
+  open(target: Pick<SealOptions, 'path' | 'encryptionKeys' | 'signingKey'>): void {
+    const keys = Array.isArray(target.encryptionKeys) ? target.encryptionKeys : [target.encryptionKeys];
+    // The worker reads the keys back from their packets.
+    this.post({ type: 'open', path: target.path, encryptionKeys: keys.map(binaryKey), signingKey: binaryKey(target.signingKey) });
   }
 
   private constructor(private readonly worker: ReturnType<typeof startSealWorker>) {

@@ -13,14 +13,22 @@ const entry = 'ganymede-seal';
 
 export interface SealWorkerData {
   entry: typeof entry;
-  path: string;
   compression: 'gzip' | 'zstd';
   gzipLevel: number;
+}
+
+/** What the worker writes, and with which keys: the first message, which may come well after the start. */
+export interface SealTarget {
+  path: string;
   encryptionKeys: Uint8Array[];
   signingKey: Uint8Array;
 }
 
-export type ToSealWorker = { type: 'data'; buffer: ArrayBuffer; length: number } | { type: 'end' } | { type: 'abort' };
+export type ToSealWorker =
+  | ({ type: 'open' } & SealTarget)
+  | { type: 'data'; buffer: ArrayBuffer; length: number }
+  | { type: 'end' }
+  | { type: 'abort' };
 
 export type FromSealWorker =
   | { type: 'ack'; buffer: ArrayBuffer }
@@ -41,11 +49,18 @@ async function runSealWorker(data: SealWorkerData): Promise<void> {
   let compressor: Writable | undefined;
   let aborted = false;
   let ended = false;
-  // Messages can come before the compressor exists (the keys and the file come first): hold them.
+  let opened!: (target: SealTarget) => void;
+  let stopped!: (error: Error) => void;
+  const target = new Promise<SealTarget>((resolve, reject) => ((opened = resolve), (stopped = reject)));
+  target.catch(() => {});
+  // Batches can come before the compressor exists (the modules, the file and the keys come first): hold them.
   const early: ToSealWorker[] = [];
   const handle = (message: ToSealWorker) => {
+    if (message.type === 'open') return opened(message);
+    if (message.type === 'abort') aborted = true;
     if (!compressor) {
       early.push(message);
+      if (aborted) stopped(new Error('the dump stopped before its end'));
       return;
     }
     if (message.type === 'data') {
@@ -57,21 +72,22 @@ async function runSealWorker(data: SealWorkerData): Promise<void> {
       ended = true;
       compressor.end();
     } else {
-      aborted = true;
       compressor.destroy(new Error('the dump stopped before its end'));
     }
   };
   port.on('message', handle);
   try {
-    // The file first: one that cannot be created fails here, before any encryption starts.
-    const file = await open(data.path, 'wx', 0o600);
+    // Loaded while the caller still connects to its source and opens the snapshot.
     const [{ readKey, readPrivateKey }, { sealStream }, { zstdStream }] = await Promise.all([
       import('openpgp'),
       import('../openpgp/seal.js'),
       import('./zstd.js'),
     ]);
-    const encryptionKeys = await Promise.all(data.encryptionKeys.map((binaryKey) => readKey({ binaryKey })));
-    const signingKey = await readPrivateKey({ binaryKey: data.signingKey });
+    const { path, ...keys } = await target;
+    // The file first: one that cannot be created fails here, before any encryption starts.
+    const file = await open(path, 'wx', 0o600);
+    const encryptionKeys = await Promise.all(keys.encryptionKeys.map((binaryKey) => readKey({ binaryKey })));
+    const signingKey = await readPrivateKey({ binaryKey: keys.signingKey });
     compressor =
       data.compression === 'zstd'
         ? zstdStream('compress')

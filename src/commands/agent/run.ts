@@ -14,7 +14,9 @@ import { createLogger } from '../../log.js';
 import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js';
 import { EventReporter } from '../../agent/event-reporter.js';
 import { readAgentKeys } from '../../agent/keys.js';
+import type { PreparedDump } from '../../agent/dump-worker.js';
 import { sourceConnectionOptions, sourceTarget } from '../../agent/source-db.js';
+import type { StreamConnectionOptions } from '../../state/stream-connection.js';
 import { createProgress } from '../../progress.js';
 import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
@@ -99,6 +101,8 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let txn: ApiTransaction | undefined;
   let spool: string | undefined;
   let transport: Transport | undefined;
+  // The dump's worker starts now, so that it connects and opens the snapshot during steps 1 and 2.
+  const dump = await prepareSourceDump(loaded);
   try {
     transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, ...hostKeyPin(agent.inbox_host_key) });
     await removeStaleSpools(workDir);
@@ -116,42 +120,34 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     log.info(`transaction ${txnId} open (delivery ${txn.delivery})`);
     events.report(txnId, { level: 'info', phase: 'opened', message: `agent on ${hostname()}` });
 
-    // steps 3 and 4, on a worker thread: one consistent snapshot of the source, streamed through tar →
+    // steps 3 and 4, on worker threads: one consistent snapshot of the source, streamed through tar →
     // compressor → encrypt and sign → spool file, reporting as it goes
     const name = deliveryFileName(geo, cycle, txn.delivery, agent.compression);
     spool = join(workDir, `${name}${spoolSuffix}`);
-    const target = sourceTarget(loaded);
     let bar: ReturnType<typeof createProgress> | undefined;
     let lastEvent = 0;
-    // Imported here, in its own chunk: the worker loads that chunk, and none of this command's imports.
-    const { dumpToFile } = await import('../../agent/dump-worker.js');
-    const { manifest, sealed } = await dumpToFile(
-      {
-        source: sourceConnectionOptions(loaded, target),
-        include: agent.source.include,
-        exclude: agent.source.exclude,
-        path: spool,
-        compression: agent.compression,
-        encryptionKey: centreKey.write(),
-        signingKey: signingKey.write(),
-      },
-      {
-        signal: options.signal,
-        onSnapshot: (snapshot) => {
-          for (const pattern of snapshot.unmatchedIncludes) log.warn(`agent.source.include: "${pattern}" matches no table`);
-          log.info(`snapshot of ${snapshot.tables} tables at ${snapshot.snapshotAt}`);
-          bar = createProgress({ label: 'extracting', total: snapshot.estimatedRows, unit: 'rows' });
+    if ('error' in dump) throw dump.error;
+    const { manifest, sealed } = await dump
+      .run(
+        { path: spool, encryptionKey: centreKey.write(), signingKey: signingKey.write() },
+        {
+          signal: options.signal,
+          onSnapshot: (snapshot) => {
+            for (const pattern of snapshot.unmatchedIncludes) log.warn(`agent.source.include: "${pattern}" matches no table`);
+            log.info(`snapshot of ${snapshot.tables} tables at ${snapshot.snapshotAt}`);
+            bar = createProgress({ label: 'extracting', total: snapshot.estimatedRows, unit: 'rows' });
+          },
+          onProgress: ({ table, rows, bytes }) => {
+            bar?.update(rows, `(${table})`);
+            if (Date.now() - lastEvent < (options.progressEveryMs ?? 5_000)) return;
+            lastEvent = Date.now();
+            events.report(txnId, { level: 'debug', phase: 'extracting', table, rows, bytes });
+          },
         },
-        onProgress: ({ table, rows, bytes }) => {
-          bar?.update(rows, `(${table})`);
-          if (Date.now() - lastEvent < (options.progressEveryMs ?? 5_000)) return;
-          lastEvent = Date.now();
-          events.report(txnId, { level: 'debug', phase: 'extracting', table, rows, bytes });
-        },
-      },
-    ).catch((error: unknown) => {
-      throw spaceError(error, workDir);
-    });
+      )
+      .catch((error: unknown) => {
+        throw spaceError(error, workDir);
+      });
     bar?.finish();
     const rows = manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     events.report(txnId, { level: 'info', phase: 'extracted', rows, bytes: sealed.size, message: `${manifest.tables.length} tables` });
@@ -186,11 +182,29 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     }
     throw failure;
   } finally {
+    if (!('error' in dump)) await dump.cancel();
     if (spool) await rm(spool, { force: true });
     await transport?.close().catch(() => undefined);
     await events.close();
     await lock.release();
   }
+}
+
+/**
+ * Starts the dump's worker, or keeps the configuration error for step 3, where it has always been
+ * reported (with the transaction open, so that it is marked failed).
+ */
+async function prepareSourceDump(loaded: LoadedConfig): Promise<PreparedDump | { error: unknown }> {
+  const { agent } = loaded.config;
+  let source: StreamConnectionOptions;
+  try {
+    source = sourceConnectionOptions(loaded, sourceTarget(loaded));
+  } catch (error) {
+    return { error };
+  }
+  // Imported here, in its own chunk: the worker loads that chunk, and none of this command's imports.
+  const { prepareDump } = await import('../../agent/dump-worker.js');
+  return prepareDump({ source, include: agent.source.include, exclude: agent.source.exclude, compression: agent.compression });
 }
 
 /** Spool files of a run that was killed: encrypted, but useless now and taking space. */
