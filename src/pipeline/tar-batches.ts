@@ -12,6 +12,8 @@ export interface BatchPort {
   send(batch: Buffer, length: number): void;
 }
 
+const maxParts = 999_999;
+
 /** Smaller space than this is not worth a part: the rest of the batch goes as it is. */
 const minPartBytes = 64 * 1024;
 
@@ -48,6 +50,8 @@ export class TarBatchWriter {
         if (!space || filled.buffer !== space.buffer || filled.byteOffset !== space.byteOffset) {
           throw new Error('tar: a part was written outside the space given for it');
         }
+        // Part names have six digits (dumpEntryPattern): a million parts of up to 1 MiB, ~1 TB a table.
+        if (count === maxParts) throw new Error(`tar: ${path} needs more than ${maxParts} parts`);
         const batch = this.batch!;
         writeHeader(batch, this.pos, partName(path, ++count), filled.length, this.mtime);
         const end = this.pos + blockBytes + filled.length;
