@@ -90,8 +90,10 @@ export function prepareDump(job: DumpSource): PreparedDump {
   let hooks: DumpToFileHooks = {};
   let running = false;
   let outcome: { result: DumpResult } | { error: Error } | undefined;
-  let settle: ((outcome: { result: DumpResult } | { error: Error }) => void) | undefined;
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // The last word, once the worker has stopped (it may stop before run(), after an error).
+  const finished = new Promise<{ result: DumpResult } | { error: Error }>((resolve) =>
+    worker.once('exit', (code) => resolve((outcome ??= { error: new Error(`the dump worker stopped (exit code ${code}) before the dump was complete`) }))),
+  );
   worker.on('message', (message: FromDumpWorker) => {
     switch (message.type) {
       case 'snapshot': {
@@ -113,21 +115,17 @@ export function prepareDump(job: DumpSource): PreparedDump {
     }
   });
   worker.on('error', (error) => (outcome ??= { error }));
-  worker.on('exit', (code) => {
-    outcome ??= { error: new Error(`the dump worker stopped (exit code ${code}) before the dump was complete`) };
-    settle?.(outcome);
-  });
   return {
     async run(target, runHooks = {}) {
       if (running) throw new Error('the dump has already run');
+      runHooks.signal?.throwIfAborted();
       running = true;
       hooks = runHooks;
-      runHooks.signal?.throwIfAborted();
       const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToDumpWorker);
       runHooks.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         worker.postMessage({ type: 'run', target } satisfies ToDumpWorker);
-        const final = await new Promise<{ result: DumpResult } | { error: Error }>((resolve) => (settle = resolve));
+        const final = await finished;
         if ('error' in final) throw final.error;
         return final.result;
       } finally {
@@ -137,7 +135,7 @@ export function prepareDump(job: DumpSource): PreparedDump {
     async cancel() {
       // Before run() the worker has written nothing: stopping it closes its connection and its seal worker.
       if (!running) await worker.terminate();
-      await exited;
+      await finished;
     },
   };
 }
