@@ -1,5 +1,6 @@
 // The entry point and the one error boundary: a GanymedeError prints its message and exits with its
 // code; a usage error from commander exits 2; anything else is a bug and prints its stack.
+import { isMainThread } from 'node:worker_threads';
 import { type Command, CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import { GanymedeError, messageOf } from './errors.js';
@@ -48,9 +49,10 @@ function allSubcommands(command: ReturnType<typeof buildProgram>): ReturnType<ty
   return command.commands.flatMap((child) => [child, ...allSubcommands(child)]);
 }
 
-// Run when executed (bin/ganymede imports the built file); not when a test imports main().
+// Run when executed (bin/ganymede imports the built file); not when a test imports main(), and never in
+// the agent's worker threads, which share process.argv and may load the chunk this code is bundled into.
 const invokedDirectly = process.argv[1] !== undefined && /(?:^|[\\/])(?:main\.(?:js|ts)|ganymede)$/.test(process.argv[1]);
-if (invokedDirectly || process.env.GANYMEDE_RUN_MAIN === '1') {
+if (isMainThread && (invokedDirectly || process.env.GANYMEDE_RUN_MAIN === '1')) {
   main(process.argv).then(
     (code) => process.exit(code),
     (error: unknown) => {

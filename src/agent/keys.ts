@@ -11,7 +11,12 @@ async function readKeyFile(path: string, key: string): Promise<string> {
   }
 }
 
-export async function readAgentKeys(signingKeyFile: string, centrePublicKeyFile: string): Promise<{ signingKey: PrivateKey; centreKey: PublicKey }> {
+export interface AgentKeys {
+  signingKey: PrivateKey;
+  centreKey: PublicKey;
+}
+
+export async function readAgentKeys(signingKeyFile: string, centrePublicKeyFile: string): Promise<AgentKeys> {
   const { readPrivateKey, readPublicKey, OpenPgpKeyError } = await import('../openpgp/keys.js');
   const [signingText, centreText] = await Promise.all([
     readKeyFile(signingKeyFile, 'agent.signing_key_file'),

@@ -98,8 +98,11 @@ export const configSchema = z.strictObject({
       signing_key_file: path.optional(),
       centre_public_key_file: path.optional(),
       inbox: inboxUrl.optional(),
-      /** gzip (zlib in-process), or zstd (the zstd tool on the other core: several times faster; apt-get install zstd). */
-      compression: z.enum(['gzip', 'zstd']).default('gzip'),
+      /**
+       * zstd (the zstd tool, -1, on the other core: several times faster than zlib; apt-get install zstd) or
+       * gzip (zlib, for a host without the tool). The centre opens either, told apart by the magic bytes.
+       */
+      compression: z.enum(['gzip', 'zstd']).default('zstd'),
       sftp_key_file: path.optional(),
       /** The central SFTP server's host key: `SHA256:…` as ssh-keygen -l prints it, or a known_hosts line. */
       inbox_host_key: z.string().min(8).optional(),

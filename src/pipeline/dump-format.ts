@@ -1,6 +1,6 @@
 // The dump's data format, both ways: which expression reads each column, how rows become bytes that
 // LOAD DATA reads back unchanged, the LOAD DATA statement that does so, and the row checksum.
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.js';
 import type { ColumnEncoding, DumpColumn, DumpTablePlan } from './dump-manifest.js';
 
 /** Backticks, with backticks inside doubled: names may be reserved words, non-ASCII or contain anything. */
@@ -94,25 +94,42 @@ const twoTo32 = 2 ** 32;
 const carryAt = 2 ** 52;
 
 /**
- * Turns rows of raw values (Buffer, or null for NULL) into the dump's bytes, emitted in chunks of at
- * most `chunkBytes` however large a row is (LOAD DATA LOCAL sends each chunk as one packet, which
+ * Where a RowEncoder writes: `next` gives the space to encode into (its own Buffer, or a region of a
+ * bigger one, at least `minBytes` long when it can), `emit` takes it back filled. Between the two calls
+ * the space is the encoder's alone.
+ */
+export interface ChunkSink {
+  next(minBytes: number): Buffer;
+  emit(filled: Buffer): void;
+}
+
+/** A fresh chunk each time, of `chunkBytes`. */
+export function allocatingSink(emit: (chunk: Buffer) => void, chunkBytes = 64 * 1024): ChunkSink {
+  return { next: () => Buffer.allocUnsafe(chunkBytes), emit };
+}
+
+/**
+ * Turns rows of raw values (Buffer, or null for NULL) into the dump's bytes, emitted in chunks no larger
+ * than the sink's space however large a row is (LOAD DATA LOCAL sends each chunk as one packet, which
  * must stay under max_allowed_packet), and keeps the row count, byte count and row checksum.
  */
 export class RowEncoder {
   rows = 0;
   bytes = 0;
+  private readonly sink: ChunkSink;
   private chunk: Buffer;
+  private capacity: number;
   private pos = 0;
   private rowStart = 0;
   private rowCrc = 0;
   private sumLow = 0;
   private sumHigh = 0;
 
-  constructor(
-    private readonly emit: (chunk: Buffer) => void,
-    private readonly chunkBytes = 64 * 1024,
-  ) {
-    this.chunk = Buffer.allocUnsafe(chunkBytes);
+  /** `sink`, or an emit function that gets fresh chunks of `chunkBytes`. */
+  constructor(sink: ChunkSink | ((chunk: Buffer) => void), chunkBytes = 64 * 1024) {
+    this.sink = typeof sink === 'function' ? allocatingSink(sink, chunkBytes) : sink;
+    this.chunk = this.sink.next(0);
+    this.capacity = this.chunk.length;
   }
 
   encode(row: readonly (Buffer | null)[]): void {
@@ -124,7 +141,11 @@ export class RowEncoder {
       else this.putLarge(value);
     }
     this.putByte(newline);
-    const crc = crc32(this.chunk.subarray(this.rowStart, this.pos), this.rowCrc);
+    this.endRow();
+  }
+
+  private endRow(): void {
+    const crc = crc32Range(this.chunk, this.rowStart, this.pos, this.rowCrc);
     this.rowStart = this.pos;
     this.rowCrc = 0;
     this.rows++;
@@ -132,9 +153,26 @@ export class RowEncoder {
     if (this.sumLow >= carryAt) this.carry();
   }
 
+  /**
+   * One row straight from a text-protocol row packet: `payload[start, end)` holds each column as a
+   * length-encoded string (0xfb for NULL). The bytes and the checksum are those `encode` gives for the
+   * same row as Buffers, without a Buffer per field or an array per row.
+   */
+  encodePacket(payload: Buffer, start: number, end: number): void {
+    // The most a row can grow to: a NULL (1 byte) becomes `\N` and a tab; a value byte at most 2 bytes.
+    const most = 3 * (end - start) + 1;
+    if (most > this.capacity - this.pos && this.pos > 0) this.flush(most);
+    if (most <= this.capacity - this.pos) {
+      this.encodePacketInPlace(payload, start, end);
+    } else {
+      this.encodePacketInParts(payload, start, end);
+    }
+    this.endRow();
+  }
+
   /** Emits what is left; call once, after the last row. */
   end(): void {
-    if (this.pos > 0) this.flush();
+    if (this.pos > 0) this.flush(0, true);
   }
 
   /** `crc32-sum64` of the rows so far. */
@@ -148,24 +186,101 @@ export class RowEncoder {
     this.sumLow %= twoTo32;
   }
 
-  private flush(): void {
-    this.rowCrc = crc32(this.chunk.subarray(this.rowStart, this.pos), this.rowCrc);
+  /** Hands the chunk to the sink and, unless it was the last, takes new space of at least `minBytes`. */
+  private flush(minBytes = 0, last = false): void {
+    this.rowCrc = crc32Range(this.chunk, this.rowStart, this.pos, this.rowCrc);
     const full = this.chunk.subarray(0, this.pos);
     this.bytes += this.pos;
-    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
     this.pos = 0;
     this.rowStart = 0;
-    this.emit(full);
+    this.sink.emit(full);
+    if (last) return;
+    this.chunk = this.sink.next(minBytes);
+    this.capacity = this.chunk.length;
+  }
+
+  // The whole row fits in the chunk: one tight loop, no bounds checks.
+  private encodePacketInPlace(payload: Buffer, start: number, end: number): void {
+    const chunk = this.chunk;
+    let pos = this.pos;
+    let p = start;
+    while (p < end) {
+      if (p !== start) chunk[pos++] = tab;
+      const tag = payload[p++]!;
+      let length = tag;
+      if (tag >= 0xfb) {
+        if (tag === 0xfb) {
+          chunk[pos++] = backslash;
+          chunk[pos++] = 0x4e; // N
+          continue;
+        }
+        // 0xfc: 2 bytes of length, 0xfd: 3; 0xfe (8) cannot occur in a row smaller than a chunk
+        if (tag > 0xfd) throw new Error(`malformed row packet: length tag 0x${tag.toString(16)}`);
+        length = tag === 0xfc ? payload[p]! | (payload[p + 1]! << 8) : payload[p]! | (payload[p + 1]! << 8) | (payload[p + 2]! << 16);
+        p += tag === 0xfc ? 2 : 3;
+      }
+      const valueEnd = p + length;
+      if (valueEnd > end) throw new Error('malformed row packet: a value runs past the end of the row');
+      for (; p < valueEnd; p++) {
+        const byte = payload[p]!;
+        const escaped = escapeOf[byte]!;
+        if (escaped !== 0) {
+          chunk[pos++] = backslash;
+          chunk[pos++] = escaped;
+        } else {
+          chunk[pos++] = byte;
+        }
+      }
+    }
+    chunk[pos++] = newline;
+    this.pos = pos;
+  }
+
+  // A row larger than a chunk (a big BLOB, a 16 MB text): field by field, through the checked paths.
+  private encodePacketInParts(payload: Buffer, start: number, end: number): void {
+    let p = start;
+    while (p < end) {
+      if (p !== start) this.putByte(tab);
+      const tag = payload[p++]!;
+      let length = tag;
+      if (tag === 0xfb) {
+        this.putRun(nullMarker, 0, 2);
+        continue;
+      } else if (tag === 0xfc) {
+        length = payload.readUInt16LE(p);
+        p += 2;
+      } else if (tag === 0xfd) {
+        length = payload.readUIntLE(p, 3);
+        p += 3;
+      } else if (tag === 0xfe) {
+        length = payload.readUInt32LE(p) + payload.readUInt32LE(p + 4) * twoTo32;
+        p += 8;
+      } else if (tag > 0xfe) {
+        throw new Error(`malformed row packet: length tag 0x${tag.toString(16)}`);
+      }
+      const value = payload.subarray(p, p + length);
+      if (value.length !== length) throw new Error('malformed row packet: a value runs past the end of the row');
+      if (length <= directFieldBytes) this.putDirect(value);
+      else this.putLarge(value);
+      p += length;
+    }
+    this.putByte(newline);
   }
 
   private putByte(byte: number): void {
-    if (this.pos === this.chunkBytes) this.flush();
+    if (this.pos === this.capacity) this.flush();
     this.chunk[this.pos++] = byte;
   }
 
   // Values up to a few KiB in one pass straight into the chunk: cheaper than scanning, then copying runs.
   private putDirect(value: Buffer): void {
-    if (this.chunkBytes - this.pos < 2 * value.length) this.flush();
+    if (this.capacity - this.pos < 2 * value.length) {
+      if (this.pos > 0) this.flush(2 * value.length);
+      if (this.capacity - this.pos < 2 * value.length) {
+        this.putLarge(value);
+        return;
+      }
+    }
     const chunk = this.chunk;
     let pos = this.pos;
     for (let i = 0; i < value.length; i++) {
@@ -202,8 +317,8 @@ export class RowEncoder {
 
   private putRun(source: Buffer, start: number, end: number): void {
     while (start < end) {
-      if (this.pos === this.chunkBytes) this.flush();
-      const n = Math.min(end - start, this.chunkBytes - this.pos);
+      if (this.pos === this.capacity) this.flush();
+      const n = Math.min(end - start, this.capacity - this.pos);
       source.copy(this.chunk, this.pos, start, start + n);
       this.pos += n;
       start += n;

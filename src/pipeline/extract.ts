@@ -1,7 +1,7 @@
 // The source side of a MySQL dump: one consistent InnoDB snapshot on one connection, without locking
 // writers out, read table by table as byte streams in the dump format.
 import type { Connection } from 'mysql2';
-import { encodingFor, isGeneratedColumn, quoteIdentifier, selectSql } from './dump-format.js';
+import { encodingFor, isGeneratedColumn, quoteIdentifier, selectSql, type ChunkSink } from './dump-format.js';
 import {
   dumpDataFormat,
   dumpFormatName,
@@ -13,7 +13,7 @@ import {
   type DumpTablePlan,
   type SkippedTable,
 } from './dump-manifest.js';
-import { TableDataStream, queryTextRows, runQuery } from './table-data-stream.js';
+import { TableDataStream, queryTextRows, readTable, runQuery, type ReadFlow, type TableDataStats, type TableRead } from './table-data-stream.js';
 
 export interface TableFilter {
   /** Table names or globs (`*`, `?`), case-sensitive; none means every table. */
@@ -42,6 +42,8 @@ export interface Snapshot {
    * one connection, so a stream left half-read holds up the next.
    */
   dumpTable(table: DumpTablePlan): TableDataStream;
+  /** The same data, encoded straight into `sink` (see readTable), pausing while `flow` is congested. */
+  readTable(table: DumpTablePlan, sink: ChunkSink, flow: ReadFlow): TableRead;
   /** The plan plus every table's rows, bytes and checksums; throws unless every table was read to its end. */
   manifest(): DumpManifest;
   /** Ends the snapshot transaction. The connection's session settings stay changed. */
@@ -117,26 +119,37 @@ export async function openSnapshot(conn: Connection, options: OpenSnapshotOption
 
 function createSnapshot(conn: Connection, plan: DumpPlan, unmatchedIncludes: string[], serverChecksum: boolean): Snapshot {
   const database = plan.source.database;
-  const dumped = new Map<string, TableDataStream>();
+  // Each table read so far: its stats once it has been read to the end.
+  const dumped = new Map<string, () => TableDataStats | undefined>();
   const serverChecksums = new Map<string, string | null | Error>();
+  const startDump = (table: DumpTablePlan) => {
+    if (dumped.has(table.file)) throw new Error(`table ${quoteIdentifier(table.name)} was already dumped`);
+    if (serverChecksum) {
+      // Queued on the connection ahead of the SELECT, which starts on the stream's first read.
+      void queryTextRows(conn, `CHECKSUM TABLE ${qualified(database, table.name)}`).then(
+        (rows) => serverChecksums.set(table.file, rows[0]?.[1] ?? null),
+        (error: Error) => serverChecksums.set(table.file, error),
+      );
+    }
+    return selectSql(table.name, table.columns, database);
+  };
   return {
     plan,
     unmatchedIncludes,
     dumpTable(table) {
-      if (dumped.has(table.file)) throw new Error(`table ${quoteIdentifier(table.name)} was already dumped`);
-      if (serverChecksum) {
-        // Queued on the connection ahead of the SELECT, which starts on the stream's first read.
-        void queryTextRows(conn, `CHECKSUM TABLE ${qualified(database, table.name)}`).then(
-          (rows) => serverChecksums.set(table.file, rows[0]?.[1] ?? null),
-          (error: Error) => serverChecksums.set(table.file, error),
-        );
-      }
-      const stream = new TableDataStream(conn, selectSql(table.name, table.columns, database), quoteIdentifier(table.name));
-      dumped.set(table.file, stream);
+      const stream = new TableDataStream(conn, startDump(table), quoteIdentifier(table.name));
+      dumped.set(table.file, () => (stream.readableEnded ? stream.stats() : undefined));
       return stream;
     },
+    readTable(table, sink, flow) {
+      const read = readTable(conn, startDump(table), quoteIdentifier(table.name), sink, flow);
+      let stats: TableDataStats | undefined;
+      read.done.then((done) => (stats = done), () => {});
+      dumped.set(table.file, () => stats);
+      return read;
+    },
     manifest() {
-      const missing = plan.tables.filter((t) => !dumped.get(t.file)?.readableEnded).map((t) => quoteIdentifier(t.name));
+      const missing = plan.tables.filter((t) => dumped.get(t.file)?.() === undefined).map((t) => quoteIdentifier(t.name));
       if (missing.length > 0) throw new Error(`the dump is incomplete: not read to the end: ${missing.join(', ')}`);
       return {
         ...plan,
@@ -145,7 +158,7 @@ function createSnapshot(conn: Connection, plan: DumpPlan, unmatchedIncludes: str
           const checksum = serverChecksum ? serverChecksums.get(table.file) : null;
           if (checksum instanceof Error) throw new Error(`CHECKSUM TABLE ${quoteIdentifier(table.name)}: ${checksum.message}`);
           if (checksum === undefined) throw new Error(`CHECKSUM TABLE ${quoteIdentifier(table.name)} has not answered`);
-          return { ...table, ...dumped.get(table.file)!.stats(), serverChecksum: checksum };
+          return { ...table, ...dumped.get(table.file)!()!, serverChecksum: checksum };
         }),
       };
     },

@@ -4,13 +4,20 @@
 // Memory stays at one part, whatever the table's size. Any tar tool reads the result.
 import { Header } from 'tar';
 
-const blockBytes = 512;
 export const defaultPartBytes = 8 * 1024 * 1024;
+
+export const blockBytes = 512;
+
+/** Writes the header block of a file entry at `offset` of `target`. */
+export function writeHeader(target: Buffer, offset: number, path: string, size: number, mtime: Date): void {
+  target.fill(0, offset, offset + blockBytes);
+  const entry = new Header({ path, mode: 0o600, size, mtime, type: 'File', uid: 0, gid: 0, uname: '', gname: '' });
+  if (entry.encode(target, offset)) throw new Error(`tar: the path ${path} does not fit a ustar header`);
+}
 
 function header(path: string, size: number, mtime: Date): Buffer {
   const block = Buffer.alloc(blockBytes);
-  const entry = new Header({ path, mode: 0o600, size, mtime, type: 'File', uid: 0, gid: 0, uname: '', gname: '' });
-  if (entry.encode(block, 0)) throw new Error(`tar: the path ${path} does not fit a ustar header`);
+  writeHeader(block, 0, path, size, mtime);
   return block;
 }
 

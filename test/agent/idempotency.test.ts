@@ -34,7 +34,7 @@ describe('agent run of an hour already delivered', { timeout: 120_000 }, () => {
 
   test('--cycle runs that past hour: its name, its transaction', async () => {
     assert.equal(first.cycle, cycle);
-    assert.equal(first.file.name, `mea_${cycle}_d1.tar.gz.gpg`);
+    assert.equal(first.file.name, `mea_${cycle}_d1.tar.zst.gpg`);
     assert.deepEqual(
       (await transactions(fixture)).map((txn) => [txn.cycle, txn.state, txn.delivery]),
       [[cycle, 'delivered', 1]],
@@ -53,7 +53,7 @@ describe('agent run of an hour already delivered', { timeout: 120_000 }, () => {
   test('--force delivers again as delivery 2 under a _d2 name, keeping the first file', async () => {
     await inSource(fixture, ["INSERT INTO sites VALUES (3, 'doha')"]);
     const forced = await runAgent({ loaded: fixture.config(), cycle, force: true, retryBaseDelayMs: 10 });
-    assert.equal(forced.file.name, `mea_${cycle}_d2.tar.gz.gpg`);
+    assert.equal(forced.file.name, `mea_${cycle}_d2.tar.zst.gpg`);
     assert.equal(forced.transactionId, first.transactionId, 'the same transaction, a new delivery');
     assert.equal(forced.rows, 3, 'what the source holds now');
     assert.deepEqual(filesIn(fixture.inboxDir), [first.file.name, forced.file.name]);

@@ -57,7 +57,7 @@ function packetTag(byte: number): number | undefined {
 describe('the agent killed mid-stream', { timeout: 180_000 }, () => {
   let fixture: AgentFixture;
   const marker = `PLAINTEXT-${randomBytes(8).toString('hex')}`;
-  const spoolOf = (cycle: string) => join(workDirOf(fixture), `kil_${cycle}_d1.tar.gz.gpg.sealing`);
+  const spoolOf = (cycle: string) => join(workDirOf(fixture), `kil_${cycle}_d1.tar.zst.gpg.sealing`);
 
   before(async () => {
     fixture = await agentFixture('kil');
@@ -88,11 +88,11 @@ describe('the agent killed mid-stream', { timeout: 180_000 }, () => {
 
     const next = await runCli(['agent', 'run', '--cycle', cycle], agentEnv(fixture), { timeoutMs: 120_000 });
     assert.equal(next.code, ExitCode.ok, next.stderr);
-    assert.match(next.stdout, new RegExp(`^delivered kil_${cycle}_d1\\.tar\\.gz\\.gpg: 1 tables, 1048576 rows`));
+    assert.match(next.stdout, new RegExp(`^delivered kil_${cycle}_d1\\.tar\\.zst\\.gpg: 1 tables, 1048576 rows`));
     assert.deepEqual(filesIn(workDirOf(fixture)).filter((name) => name !== 'events.jsonl'), [], 'the stale spool is gone');
-    assert.deepEqual(filesIn(fixture.inboxDir), [`kil_${cycle}_d1.tar.gz.gpg`]);
+    assert.deepEqual(filesIn(fixture.inboxDir), [`kil_${cycle}_d1.tar.zst.gpg`]);
     const [txn] = await transactions(fixture);
-    assert.deepEqual({ id: txn?.id, state: txn?.state, name: txn?.fileName }, { id: dead?.id, state: 'delivered', name: `kil_${cycle}_d1.tar.gz.gpg` });
+    assert.deepEqual({ id: txn?.id, state: txn?.state, name: txn?.fileName }, { id: dead?.id, state: 'delivered', name: `kil_${cycle}_d1.tar.zst.gpg` });
     // The killed run's events were on disk; the next run sent them with its own.
     const events = await storedEvents(fixture, txn!.id);
     assert.equal(events.filter((event) => event.phase === 'opened').length, 2, events.map((event) => event.phase).join(' '));

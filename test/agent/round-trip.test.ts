@@ -125,7 +125,7 @@ describe('agent run, round trip of the torture schema', { timeout: 180_000 }, ()
 
   test('the transaction is delivered with the name, size and sha256 of the file in the inbox', async () => {
     await assertDeliveredAsRecorded(fixture, view.result);
-    assert.equal(view.result.file.name, `torture_${view.result.cycle}_d1.tar.gz.gpg`);
+    assert.equal(view.result.file.name, `torture_${view.result.cycle}_d1.tar.zst.gpg`);
   });
 
   test('the status events tell the story: opened, extracted, delivered, closed, in that order', async () => {

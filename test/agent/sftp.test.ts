@@ -57,7 +57,7 @@ describe('agent run delivering over SFTP', { timeout: 120_000 }, () => {
     let failure: GanymedeError | undefined;
     try {
       await assert.rejects(runAgent({ loaded: fixture.config(sftpSettings), cycle, retryBaseDelayMs: 10 }), (error) => {
-        isGanymedeError(ExitCode.refused, new RegExp(`permission denied on ${sshd.root}/nam_${cycle}_d1\\.tar\\.gz\\.gpg\\.part`))(error);
+        isGanymedeError(ExitCode.refused, new RegExp(`permission denied on ${sshd.root}/nam_${cycle}_d1\\.tar\\.zst\\.gpg\\.part`))(error);
         failure = error as GanymedeError;
         return true;
       });
@@ -72,7 +72,7 @@ describe('agent run delivering over SFTP', { timeout: 120_000 }, () => {
 
     // agent_failed may be opened again: the next run of the hour delivers it.
     const again = await runAgent({ loaded: fixture.config(sftpSettings), cycle, retryBaseDelayMs: 10 });
-    assert.equal(again.file.name, `nam_${cycle}_d1.tar.gz.gpg`);
+    assert.equal(again.file.name, `nam_${cycle}_d1.tar.zst.gpg`);
     assert.equal((await transactions(fixture)).find((row) => row.cycle === cycle)?.state, 'delivered');
   });
 

@@ -1,4 +1,4 @@
-// agent.compression zstd: the file is a zstd'd tar under OpenPGP that GnuPG and the zstd tool read, and
+// agent.compression zstd, the default: the file is a zstd'd tar under OpenPGP that GnuPG and the zstd tool read, and
 // the centre opens it exactly like a gzip'd one (told apart by the magic bytes), bit-exact.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { Header } from 'tar';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
 import { ApiClient } from '../../src/api/client.js';
 import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
@@ -24,7 +25,7 @@ import { assertWarehouseHoldsSource, attemptsOf, bigTableStatements, schemaExist
 const cycle = '2026-03-01T10';
 let centre: Centre;
 let gpgHome: string;
-/** The gzip'd tar of a real agent dump, as GnuPG decrypted it. */
+/** The compressed tar of a real agent dump (zstd, the agent's default), as GnuPG decrypted it. */
 let dumpTarGz: Buffer;
 const txnIds = new Map<string, number>();
 let drained: { code: number; stdout: string; stderr: string };
@@ -40,7 +41,8 @@ async function gpg(args: string[], input?: Buffer | string): Promise<Buffer> {
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.gz.gpg`;
+// The agent's name for its file (agent.compression zstd, the default); the hand-made ones use it too.
+const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.zst.gpg`;
 
 /** Delivers `bytes` as GEO `geo`'s file for the hour through the API, as an agent would. */
 async function deliverBytes(geo: CentreGeo, bytes: Buffer): Promise<number> {
@@ -124,10 +126,13 @@ const refusals: Array<{ geo: string; what: string; reason: RegExp; make: (geo: C
     reason: /not a compressed tar dump: the archive holds an unexpected entry "data\/0001\.tsv\.000009" \(type 2\)/,
     async make(geo) {
       // The donor's dump with a link slipped in before the end of the archive, gzip'd and sealed as an agent would.
-      const tar = gunzipSync(dumpTarGz);
+      // The agent compresses with zstd by default (gzip when so configured): undo and redo whichever it was.
+      const zstd = dumpTarGz.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+      const tar = zstd ? execFileSync('zstd', ['-dc'], { input: dumpTarGz, maxBuffer: 1 << 30 }) : gunzipSync(dumpTarGz);
       const link = Buffer.alloc(512);
       new Header({ path: 'data/0001.tsv.000009', type: 'SymbolicLink', linkpath: '/etc/passwd', mode: 0o777, size: 0, mtime: new Date() }).encode(link, 0);
-      const altered = gzipSync(Buffer.concat([tar.subarray(0, tar.length - 1024), link, tar.subarray(tar.length - 1024)]));
+      const plain = Buffer.concat([tar.subarray(0, tar.length - 1024), link, tar.subarray(tar.length - 1024)]);
+      const altered = zstd ? execFileSync('zstd', ['-c', '-q'], { input: plain, maxBuffer: 1 << 30 }) : gzipSync(plain);
       const sealed = await buffer(sealStream(Readable.from([altered]), {
         encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
         signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),

@@ -1,10 +1,9 @@
 // `ganymede agent run`: one hour of this GEO, done in 6 steps — lock, open the transaction, snapshot,
-// stream (tar → gzip → encrypt+sign → spool file), deliver, close. Status events go out as it works.
+// stream (tar → compressor → encrypt+sign → spool file), deliver, close. Status events go out as it works.
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type mysql from 'mysql2';
 import type { LoadedConfig } from '../../config/load.js';
 import { agentWorkDir, requireSettings } from '../../config/load.js';
 import { cycleOf, formatCycle, parseCycle } from '../../cycle.js';
@@ -17,12 +16,10 @@ import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js
 import { EventReporter } from '../../agent/event-reporter.js';
 import { readAgentKeys } from '../../agent/keys.js';
 import { chooseCentreKey } from '../../agent/centre-key.js';
-import { connectSource, sourceTarget } from '../../agent/source-db.js';
-import { estimateTables, openSnapshot } from '../../pipeline/extract.js';
+import type { PreparedDump } from '../../agent/dump-worker.js';
+import { sourceConnectionOptions, sourceTarget } from '../../agent/source-db.js';
+import type { StreamConnectionOptions } from '../../state/stream-connection.js';
 import { createProgress } from '../../progress.js';
-import { dumpArchive } from '../../pipeline/dump-archive.js';
-import { sealToFile } from '../../pipeline/seal-file.js';
-import type { TableDataStream } from '../../pipeline/table-data-stream.js';
 import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
 import type { Transport } from '../../transport/transport.js';
@@ -104,10 +101,10 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   const events = new EventReporter({ bufferFile: join(workDir, 'events.jsonl'), send: (txnId, batch) => api.postEvents(txnId, batch), log });
   const retry = { baseDelayMs: options.retryBaseDelayMs, maxAttempts: 4, onRetry: (line: string) => log.warn(line) };
   let txn: ApiTransaction | undefined;
-  let source: mysql.Connection | undefined;
   let spool: string | undefined;
-  let progress: NodeJS.Timeout | undefined;
   let transport: Transport | undefined;
+  // The dump's worker starts now, so that it connects and opens the snapshot during steps 1 and 2.
+  const dump = await prepareSourceDump(loaded);
   try {
     transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, fileMode: Number.parseInt(agent.inbox_file_mode, 8), ...hostKeyPin(agent.inbox_host_key) });
     await removeStaleSpools(workDir);
@@ -128,49 +125,35 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     if (centre.replaced) events.report(txnId, { level: 'info', phase: 'centre-key', message: `took over centre key ${centre.fingerprint} (signed by ${centre.replaced})` });
     if (centre.ignored) events.report(txnId, { level: 'error', phase: 'centre-key', message: centre.ignored });
 
-    // step 3: one consistent snapshot of the source
-    const target = sourceTarget(loaded);
-    source = await connectSource(loaded, target);
-    const snapshot = await openSnapshot(source, { database: target.database, include: agent.source.include, exclude: agent.source.exclude }).catch((error: unknown) => {
-      throw failedError(`the Cloud Control database ${target.database} at ${target.address}: ${messageOf(error)}`);
-    });
-    for (const pattern of snapshot.unmatchedIncludes) log.warn(`agent.source.include: "${pattern}" matches no table`);
-    log.info(`snapshot of ${snapshot.plan.tables.length} tables at ${snapshot.plan.snapshotAt}`);
-
-    // step 4: tar → gzip → encrypt and sign → spool file, reporting as it goes
+    // steps 3 and 4, on worker threads: one consistent snapshot of the source, streamed through tar →
+    // compressor → encrypt and sign → spool file, reporting as it goes
     const name = deliveryFileName(geo, cycle, txn.delivery, agent.compression);
     spool = join(workDir, `${name}${spoolSuffix}`);
-    let current: { table: string; stream: TableDataStream } | undefined;
-    let doneRows = 0;
-    const estimated = (await estimateTables(source, { database: target.database, include: agent.source.include, exclude: agent.source.exclude }).catch(() => []))
-      .reduce((sum, table) => sum + table.estimatedRows, 0);
-    const bar = createProgress({ label: 'extracting', total: estimated, unit: 'rows' });
+    let bar: ReturnType<typeof createProgress> | undefined;
     let lastEvent = 0;
-    const reportProgress = () => {
-      if (!current) return;
-      const rows = doneRows + current.stream.rows;
-      bar.update(rows, `(${current.table})`);
-      if (Date.now() - lastEvent < (options.progressEveryMs ?? 5_000)) return;
-      lastEvent = Date.now();
-      events.report(txnId, { level: 'debug', phase: 'extracting', table: current.table, rows, bytes: current.stream.bytes });
-    };
-    progress = setInterval(reportProgress, 250);
-    progress.unref();
-    const archive = dumpArchive(snapshot, {
-      onTable: (table, stream) => {
-        if (current) doneRows += current.stream.rows;
-        current = { table: table.name, stream };
-      },
-    });
-    const sealed = await sealToFile({ source: archive, path: spool, encryptionKeys: centre.key, signingKey, compression: agent.compression, signal: options.signal }).catch((error: unknown) => {
-      throw spaceError(error, workDir);
-    });
-    clearInterval(progress);
-    bar.finish();
-    const manifest = snapshot.manifest();
-    await snapshot.close();
-    source.destroy();
-    source = undefined;
+    if ('error' in dump) throw dump.error;
+    const { manifest, sealed } = await dump
+      .run(
+        { path: spool, encryptionKey: centre.key.write(), signingKey: signingKey.write() },
+        {
+          signal: options.signal,
+          onSnapshot: (snapshot) => {
+            for (const pattern of snapshot.unmatchedIncludes) log.warn(`agent.source.include: "${pattern}" matches no table`);
+            log.info(`snapshot of ${snapshot.tables} tables at ${snapshot.snapshotAt}`);
+            bar = createProgress({ label: 'extracting', total: snapshot.estimatedRows, unit: 'rows' });
+          },
+          onProgress: ({ table, rows, bytes }) => {
+            bar?.update(rows, `(${table})`);
+            if (Date.now() - lastEvent < (options.progressEveryMs ?? 5_000)) return;
+            lastEvent = Date.now();
+            events.report(txnId, { level: 'debug', phase: 'extracting', table, rows, bytes });
+          },
+        },
+      )
+      .catch((error: unknown) => {
+        throw spaceError(error, workDir);
+      });
+    bar?.finish();
     const rows = manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     events.report(txnId, { level: 'info', phase: 'extracted', rows, bytes: sealed.size, message: `${manifest.tables.length} tables` });
     log.info(`sealed ${manifest.tables.length} tables, ${rows} rows into ${sealed.size} bytes`);
@@ -204,13 +187,29 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     }
     throw failure;
   } finally {
-    if (progress) clearInterval(progress);
-    source?.destroy();
+    if (!('error' in dump)) await dump.cancel();
     if (spool) await rm(spool, { force: true });
     await transport?.close().catch(() => undefined);
     await events.close();
     await lock.release();
   }
+}
+
+/**
+ * Starts the dump's worker, or keeps the configuration error for step 3, where it has always been
+ * reported (with the transaction open, so that it is marked failed).
+ */
+async function prepareSourceDump(loaded: LoadedConfig): Promise<PreparedDump | { error: unknown }> {
+  const { agent } = loaded.config;
+  let source: StreamConnectionOptions;
+  try {
+    source = sourceConnectionOptions(loaded, sourceTarget(loaded));
+  } catch (error) {
+    return { error };
+  }
+  // Imported here, in its own chunk: the worker loads that chunk, and none of this command's imports.
+  const { prepareDump } = await import('../../agent/dump-worker.js');
+  return prepareDump({ source, include: agent.source.include, exclude: agent.source.exclude, compression: agent.compression });
 }
 
 /** Spool files of a run that was killed: encrypted, but useless now and taking space. */
