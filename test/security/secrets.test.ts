@@ -2,7 +2,7 @@
 // agents over SFTP reading Cloud Control as a MySQL user with a password, the API, drain, feed and send
 // to Glassbeam over SFTP, archive) runs twice with every process at debug level; then every log, work
 // dir, inbox, feed, the archive, a dump of the Ganymede database and all console output are searched
-// for the admin token, each GEO's token, the MySQL password, and the private OpenPGP and SSH keys.
+// (and every process command line seen meanwhile) for the admin token, each GEO's token, the MySQL password, and the private OpenPGP and SSH keys.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -37,12 +37,29 @@ interface Services {
 }
 let services: Services;
 
+/** Every command line seen on the machine while the demo runs (what `ps` shows anyone), sampled. */
+const commandLines = new Set<string>();
+function sampleCommandLines(): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      commandLines.add(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim());
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 before(async () => {
-  // The first hour, then the next one (changed rows, a late GEO, a delta feed).
-  for (const run of [1, 2]) {
-    const result = await demo();
-    consoleOutput.push(String(result.all));
-    assert.equal(result.exitCode, 0, `demo run ${run}:\n${String(result.all).slice(-3000)}`);
+  const sampler = setInterval(sampleCommandLines, 50);
+  try {
+    // The first hour, then the next one (changed rows, a late GEO, a delta feed).
+    for (const run of [1, 2]) {
+      const result = await demo();
+      consoleOutput.push(String(result.all));
+      assert.equal(result.exitCode, 0, `demo run ${run}:\n${String(result.all).slice(-3000)}`);
+    }
+  } finally {
+    clearInterval(sampler);
   }
   services = JSON.parse(readFileSync(join(dir, 'services.json'), 'utf8')) as Services;
 });
@@ -108,6 +125,7 @@ async function haystack(secretFiles: Set<string>): Promise<Array<{ where: string
   assert.equal(dump.exitCode, 0, `mysqldump ${database}`);
   items.push({ where: `mysqldump of ${database}`, content: Buffer.from(dump.stdout) });
   items.push({ where: 'the console output of the demo and every CLI it ran', content: Buffer.from(consoleOutput.join('\n')) });
+  items.push({ where: 'the command lines of the processes seen while it ran', content: Buffer.from([...commandLines].join('\n')) });
   return items;
 }
 
@@ -121,6 +139,7 @@ test('the secrets test searches what a debug-level cycle wrote: worker, API and 
   assert.ok(items.some((item) => /\.ndjson\.gz$/.test(item.where)), 'the feed sent to Glassbeam');
   assert.ok(items.some((item) => /^archive\//.test(item.where)), 'the archive');
   assert.match(text(/^mysqldump/), /INSERT INTO `events`/, 'the status events in the database');
+  assert.match(text(/^the command lines/), /ganymede --config \S+ worker (decrypt|load|etl) --txn \d+ --lease/, "the workers' command lines were sampled");
   // The search finds a secret where one is: each secret's own file holds it, and a token planted in a
   // log (gzip'd, as logrotate leaves it) and a private key line in a work file are reported.
   const all = secrets();
@@ -150,7 +169,7 @@ function leaks(items: Array<{ where: string; content: Buffer }>, all: Secret[]):
   return found;
 }
 
-test('no token, password or private key appears in any log, work file, inbox, feed, archive, database row or console line', async () => {
+test('no token, password or private key appears in any log, work file, inbox, feed, archive, database row, console line or command line', async () => {
   const all = secrets();
   const items = await haystack(new Set(all.map((secret) => secret.file)));
   assert.deepEqual(leaks(items, all), []);
