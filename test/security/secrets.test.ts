@@ -1,8 +1,9 @@
 // No secret leaks anywhere a person or another program could read it: the whole demo cycle (three
 // agents over SFTP reading Cloud Control as a MySQL user with a password, the API, drain, feed and send
 // to Glassbeam over SFTP, archive) runs twice with every process at debug level; then every log, work
-// dir, inbox, feed, the archive, a dump of the Ganymede database and all console output are searched
-// (and every process command line seen meanwhile) for the admin token, each GEO's token, the MySQL password, and the private OpenPGP and SSH keys.
+// dir, inbox, feed, the archive, a dump of the Ganymede database, all console output and every process
+// command line seen meanwhile are searched for the admin token, each GEO's token, the MySQL password, and
+// the private OpenPGP and SSH keys.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
