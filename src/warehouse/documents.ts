@@ -7,6 +7,7 @@ import { convertValue, keyText, type ColumnInfo, type NoteSink } from './convert
 import { canonicalText, contentHash } from './hash.js';
 import type { CollectionPlan, NestMapping, SourceTable } from './mappings.js';
 import { queryRaw, quoteIdentifier, type RawRow, type RowBatch } from './source.js';
+import type { RowOccurrences } from './seen-keys.js';
 
 export interface BuiltDocument {
   _id: string;
@@ -27,6 +28,8 @@ export interface DocumentBuilderOptions {
   note: NoteSink;
   /** The connection child queries run on, opened on first use. */
   childConnection: () => Promise<Connection>;
+  /** Occurrence counts for rows without a key, made on first use (on the scratch MySQL server, not in memory). */
+  occurrences: () => Promise<RowOccurrences>;
 }
 
 interface Resolved {
@@ -38,7 +41,6 @@ export class DocumentBuilder {
   /** How `_id` is made, for the log: `primary key (id)`, `row hash`, … */
   keyRule = '';
   private resolved: Resolved | undefined;
-  private readonly occurrences = new Map<string, number>();
 
   constructor(private readonly options: DocumentBuilderOptions) {}
 
@@ -46,17 +48,16 @@ export class DocumentBuilder {
     const { geo, plan, note } = this.options;
     const resolved = (this.resolved ??= this.resolve(batch.columns));
     const docs = batch.rows.map((row) => rowObject(row, batch.columns, resolved.names, '', note));
-    const ids = docs.map((fields, index) => {
-      if (resolved.keyIndexes) {
-        const row = batch.rows[index]!;
-        return `${geo}:${resolved.keyIndexes.map((i) => keyText(row[i]!, batch.columns[i]!)).join(':')}`;
-      }
+    let ids: string[];
+    if (resolved.keyIndexes) {
+      const keyIndexes = resolved.keyIndexes;
+      ids = batch.rows.map((row) => `${geo}:${keyIndexes.map((i) => keyText(row[i]!, batch.columns[i]!)).join(':')}`);
+    } else {
       // No key: the row's content (before nesting), and its occurrence so identical rows all survive.
-      const rowHash = contentHash(fields).slice(0, rowHashIdChars);
-      const occurrence = (this.occurrences.get(rowHash) ?? 0) + 1;
-      this.occurrences.set(rowHash, occurrence);
-      return `${geo}:${rowHash}:${occurrence}`;
-    });
+      const rowHashes = docs.map((fields) => contentHash(fields).slice(0, rowHashIdChars));
+      const occurrences = await (await this.options.occurrences()).next(rowHashes);
+      ids = rowHashes.map((rowHash, index) => `${geo}:${rowHash}:${occurrences[index]}`);
+    }
     await this.attach(plan.nest, { columns: batch.columns, rows: batch.rows, docs, names: resolved.names }, '');
     return docs.map((fields, index) => ({ _id: ids[index]!, fields, hash: contentHash(fields) }));
   }

@@ -14,7 +14,7 @@ import { describeMongoError } from './mongo-errors.js';
 import { changeIndexes, changesCollection, claimCycle, ensureIndexes, finishCycle, stateIndexes } from './progress.js';
 import { listTables, prepareSession, selectSql, streamBatches } from './source.js';
 import { CollectionWriter, type CheckpointPhase, type CollectionCounts } from './write.js';
-import { SeenKeys } from './seen-keys.js';
+import { RowOccurrences, SeenKeys } from './seen-keys.js';
 
 export type { Mapping, NestMapping } from './mappings.js';
 export { mappingsSchema } from './mappings.js';
@@ -152,8 +152,10 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
   counts.writeOps += await mongoCall(() => ensureIndexes(db.collection(name), stateIndexes), `creating the indexes of collection ${name}`);
 
   const notes = new Map<string, number>();
+  let occurrences: Promise<RowOccurrences> | undefined;
   const builder = new DocumentBuilder({
     plan, geo, schema, tables: context.tables, childConnection: context.childConnection,
+    occurrences: () => (occurrences ??= context.childConnection().then((conn) => RowOccurrences.create(conn))),
     note: (column: string, note: ConversionNote) => notes.set(`${column}: ${note}`, (notes.get(`${column}: ${note}`) ?? 0) + 1),
   });
   // The seen set lives on the second connection: the first is busy streaming the rows.
@@ -168,6 +170,7 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
     }
     await writer.removeUnseen(batchSize);
     await seen.drop();
+    await (await occurrences)?.drop();
   }, schema);
   counts.writeOps += await mongoCall(() => finishCycle(db, geo, name, cycle), `recording the progress of collection ${name}`);
 

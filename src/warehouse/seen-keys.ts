@@ -54,3 +54,40 @@ export class SeenKeys {
     await run(this.conn, `DROP TEMPORARY TABLE IF EXISTS \`${this.table}\``);
   }
 }
+
+/**
+ * For tables without a key: how many times each row content (its hash) came so far this cycle, in a
+ * temporary table beside the seen keys, so that identical rows get occurrences 1, 2, … without the
+ * worker holding one counter per distinct row.
+ */
+export class RowOccurrences {
+  private constructor(
+    private readonly conn: Connection,
+    private readonly table: string,
+  ) {}
+
+  static async create(conn: Connection): Promise<RowOccurrences> {
+    const table = `_gmd_occ_${randomBytes(6).toString('hex')}`;
+    await run(conn, `CREATE TEMPORARY TABLE \`${table}\` (h VARBINARY(64) NOT NULL PRIMARY KEY, n INT UNSIGNED NOT NULL) ENGINE=InnoDB`);
+    return new RowOccurrences(conn, table);
+  }
+
+  /** The occurrence number of each hash, in order, counting those of earlier batches. */
+  async next(hashes: string[]): Promise<number[]> {
+    if (hashes.length === 0) return [];
+    const distinct = [...new Set(hashes)];
+    const rows = await run<Array<{ h: Buffer; n: number }>>(this.conn, `SELECT h, n FROM \`${this.table}\` WHERE h IN (?)`, [distinct.map((hash) => Buffer.from(hash))]);
+    const counts = new Map(rows.map((row) => [row.h.toString(), Number(row.n)]));
+    const occurrences = hashes.map((hash) => {
+      const n = (counts.get(hash) ?? 0) + 1;
+      counts.set(hash, n);
+      return n;
+    });
+    await run(this.conn, `INSERT INTO \`${this.table}\` (h, n) VALUES ? ON DUPLICATE KEY UPDATE n = VALUES(n)`, [distinct.map((hash) => [Buffer.from(hash), counts.get(hash)!])]);
+    return occurrences;
+  }
+
+  async drop(): Promise<void> {
+    await run(this.conn, `DROP TEMPORARY TABLE IF EXISTS \`${this.table}\``);
+  }
+}
