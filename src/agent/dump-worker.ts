@@ -154,7 +154,7 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
       stop(new Error('stopped'));
     }
   });
-  const [{ connectStreaming }, { estimateTables, openSnapshot }, { writeDumpArchive }, { SealWriter }, { TarBatchWriter }, { failedError, messageOf }] =
+  const [{ connectStreaming }, { estimateTables, openSnapshot }, { writeDumpArchive }, { SealWriter }, { TarBatchWriter }, { GanymedeError, failedError, messageOf }, { describeMysqlError }] =
     await Promise.all([
       import('../state/stream-connection.js'),
       import('../pipeline/extract.js'),
@@ -162,7 +162,26 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
       import('../pipeline/seal-file.js'),
       import('../pipeline/tar-batches.js'),
       import('../errors.js'),
+      import('../state/mysql-errors.js'),
     ]);
+  /**
+   * What the operator reads: the source's MySQL errors as the one-line errors of the rest of Ganymede
+   * (a lost connection is "unreachable"), the disk's errors with their code (the caller names the
+   * disk), anything else a failed run, never an "internal error".
+   */
+  const describeFailure = (error: unknown): unknown => {
+    if (error instanceof GanymedeError) return error;
+    const cause = (error as { cause?: unknown }).cause;
+    for (const candidate of [cause, error]) {
+      const fields = candidate as { code?: unknown; errno?: unknown; sqlMessage?: unknown; fatal?: unknown } | null;
+      if (fields && typeof fields === 'object' && (typeof fields.sqlMessage === 'string' || fields.fatal !== undefined || /^(PROTOCOL_|ER_)/.test(String(fields.code ?? '')))) {
+        return describeMysqlError(candidate, `${source.what} ${source.target.database}`, source.target.address, source.settingKey);
+      }
+    }
+    // A system error (ENOSPC, EACCES…) keeps its code: the caller names the disk it happened on.
+    if (/^E[A-Z0-9]+$/.test(String((error as NodeJS.ErrnoException).code ?? ''))) return error;
+    return failedError(`the dump of ${source.target.database} failed: ${messageOf(error)}`);
+  };
   const { source } = job;
   const filter = { database: source.target.database, include: job.include, exclude: job.exclude };
   // The seal worker loads openpgp.js and the compressor while we connect and open the snapshot.
@@ -172,6 +191,8 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
   let archiving = false;
   const ready = (async () => {
     connection = await connectStreaming(source);
+    // Between queries (while the API is asked, say) a lost connection is only an event: noted, never thrown.
+    connection.on('error', () => {});
     const snapshot = await openSnapshot(connection, filter).catch((error: unknown) => {
       throw failedError(`${source.what} ${source.target.database} at ${source.target.address}: ${messageOf(error)}`);
     });
@@ -218,7 +239,7 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
     // Before the archive, the source's failure is the one to report; after, whichever came first
     // (a full disk stops the table read, and the read then fails with the disk's error).
     const first = writer.fail(error);
-    throw archiving ? first : error;
+    throw describeFailure(archiving ? first : error);
   } finally {
     clearInterval(progress);
     // A connection still being made is closed once made.

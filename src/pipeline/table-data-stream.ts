@@ -188,9 +188,19 @@ export function readTable(conn: Connection, sql: string, label: string, sink: Ch
       reject(error);
     };
     const onAbort = () => fail(flow.signal.reason instanceof Error ? flow.signal.reason : new Error(`reading table ${label}: stopped`));
+    // A lost connection is reported on the connection, not on the query, which then never ends.
+    const onConnectionError = (error: QueryError) => fail(new Error(`reading table ${label}: ${error.message}`, { cause: error }));
+    const onConnectionEnd = () => {
+      const lost = Object.assign(new Error('the server closed the connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true });
+      fail(new Error(`reading table ${label}: the connection closed before the table's end`, { cause: lost }));
+    };
+    conn.on('error', onConnectionError);
+    conn.on('end', onConnectionEnd);
     const cleanUp = () => {
       offDrain();
       flow.signal.removeEventListener('abort', onAbort);
+      conn.off('error', onConnectionError);
+      conn.off('end', onConnectionEnd);
     };
     if (flow.signal.aborted) return onAbort();
     flow.signal.addEventListener('abort', onAbort, { once: true });

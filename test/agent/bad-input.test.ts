@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runAgent } from '../../src/commands/agent/run.js';
 import { ExitCode } from '../../src/exit-codes.js';
@@ -52,6 +53,44 @@ describe('agent run with bad input', { timeout: 120_000 }, () => {
     const txn = await txnOf(cycle);
     assert.equal(txn?.state, 'agent_failed');
     assert.match(txn?.error ?? '', /cannot reach the Cloud Control database at 127\.0\.0\.1:1/);
+  });
+
+  test('the source connection lost in the middle of a table: unreachable, one line naming the source, no spool, the hour agent_failed', async () => {
+    await inSource(fixture, [
+      'CREATE TABLE big (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(200) NOT NULL)',
+      "INSERT INTO big (pad) VALUES (REPEAT('x', 200))",
+      ...Array.from({ length: 16 }, () => 'INSERT INTO big (pad) SELECT pad FROM big'),
+    ]);
+    // A proxy in front of MySQL that cuts the connection after 2 MB of results: mid-table.
+    const proxy = createServer((client) => {
+      const server = connect(3306, '127.0.0.1');
+      let bytes = 0;
+      server.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > 2_000_000) {
+          server.destroy();
+          client.destroy();
+        } else client.write(chunk);
+      });
+      client.on('data', (chunk: Buffer) => server.write(chunk));
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const cycle = nextCycle();
+      const loaded = fixture.config({ 'agent.source.url': `mysql://root@127.0.0.1:${port}/${fixture.sourceDatabase}` });
+      await assert.rejects(runAgent({ loaded, cycle, retryBaseDelayMs: 10 }), isGanymedeError(ExitCode.unreachable, new RegExp(`cannot reach the Cloud Control database ${fixture.sourceDatabase} at 127\\.0\\.0\\.1:${port}: PROTOCOL_CONNECTION_LOST`)));
+      const txn = await txnOf(cycle);
+      assert.equal(txn?.state, 'agent_failed');
+      assert.match(txn?.error ?? '', /PROTOCOL_CONNECTION_LOST/);
+      assert.deepEqual(filesIn(fixture.inboxDir).filter((name) => name.includes(cycle)), [], 'nothing delivered');
+    } finally {
+      proxy.close();
+      await inSource(fixture, ['DROP TABLE big']);
+    }
   });
 
   test('a wrong source password: a config error, the password never shown, the hour agent_failed', async () => {
