@@ -85,6 +85,9 @@ export interface PreparedDump {
   cancel(): Promise<void>;
 }
 
+/** How long a stopped dump may take to wind down (close its files and connection) before it is terminated. */
+const abortGraceMs = 2_000;
+
 export function prepareDump(job: DumpSource): PreparedDump {
   const worker = startModuleWorker(import.meta.url, { entry, ...job } satisfies DumpWorkerData, { maxYoungGenerationMb });
   let hooks: DumpToFileHooks = {};
@@ -121,7 +124,15 @@ export function prepareDump(job: DumpSource): PreparedDump {
       runHooks.signal?.throwIfAborted();
       running = true;
       hooks = runHooks;
-      const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToDumpWorker);
+      let backstop: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        worker.postMessage({ type: 'abort' } satisfies ToDumpWorker);
+        // A worker stuck in a query that never answers (opening the snapshot on a hung server) would
+        // hold the run, and the host lock, past SIGTERM: stopped from outside after a grace period.
+        outcome ??= { error: runHooks.signal?.reason instanceof Error ? runHooks.signal.reason : new Error('stopped') };
+        backstop = setTimeout(() => void worker.terminate(), abortGraceMs);
+        backstop.unref();
+      };
       runHooks.signal?.addEventListener('abort', onAbort, { once: true });
       try {
         worker.postMessage({ type: 'run', target } satisfies ToDumpWorker);
@@ -129,6 +140,7 @@ export function prepareDump(job: DumpSource): PreparedDump {
         if ('error' in final) throw final.error;
         return final.result;
       } finally {
+        clearTimeout(backstop);
         runHooks.signal?.removeEventListener('abort', onAbort);
       }
     },

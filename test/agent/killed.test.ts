@@ -6,21 +6,25 @@ import { existsSync, openSync, readSync, closeSync, readFileSync, statSync } fro
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { execa, type Result } from 'execa';
 import { ExitCode } from '../../src/exit-codes.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
+import { waitFor } from '../support/wait.js';
 import { ganymedeBin, runCli } from '../support/cli.js';
 import { agentEnv, createBigTable, filesIn, storedEvents, transactions, workDirOf } from './support.js';
 
 /** `ganymede agent run` as cron would start it, with only the fixture's GANYMEDE_* environment. */
-function startAgent(fixture: AgentFixture, cycle: string) {
+function startAgent(fixture: AgentFixture, cycle: string, settings: Record<string, string> = {}) {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GANYMEDE_')));
   return execa(ganymedeBin, ['agent', 'run', '--cycle', cycle], {
-    env: { ...base, NO_COLOR: '1', ...agentEnv(fixture) },
+    env: { ...base, NO_COLOR: '1', ...agentEnv(fixture, settings) },
     extendEnv: false,
     reject: false,
     stdin: 'ignore',
     timeout: 120_000,
+    // The run's own way of stopping is under test: no SIGKILL from execa after a SIGTERM.
+    forceKillAfterDelay: false,
   });
 }
 
@@ -97,6 +101,38 @@ describe('the agent killed mid-stream', { timeout: 180_000 }, () => {
     const events = await storedEvents(fixture, txn!.id);
     assert.equal(events.filter((event) => event.phase === 'opened').length, 2, events.map((event) => event.phase).join(' '));
     assert.equal(new Set(events.map((event) => event.key)).size, events.length);
+  });
+
+  test('SIGTERM while the source hangs opening the snapshot: the run still stops, and marks the hour agent_failed', async () => {
+    // A proxy in front of MySQL that lets the login through and swallows everything from the snapshot on.
+    let swallowing = false;
+    const proxy = createServer((client) => {
+      const server = connect(3306, '127.0.0.1');
+      server.on('data', (chunk: Buffer) => client.write(chunk));
+      client.on('data', (chunk: Buffer) => {
+        if (chunk.includes('START TRANSACTION')) swallowing = true;
+        if (!swallowing) server.write(chunk);
+      });
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      client.on('close', () => server.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const cycle = '2026-11-19T07';
+      const port = (proxy.address() as AddressInfo).port;
+      const run = startAgent(fixture, cycle, { 'agent.source.url': `mysql://root@127.0.0.1:${port}/${fixture.sourceDatabase}` });
+      await waitFor('the snapshot to hang with the hour open', async () => swallowing && (await transactions(fixture)).some((row) => row.cycle === cycle));
+      run.kill('SIGTERM');
+      const stopped = await run;
+      assert.equal(stopped.exitCode, ExitCode.failed, stopped.stderr);
+      assert.match(stopped.stderr, /ganymede: stopped by SIGTERM; nothing was delivered/);
+      const txn = (await transactions(fixture)).find((row) => row.cycle === cycle);
+      assert.equal(txn?.state, 'agent_failed');
+      assert.deepEqual(filesIn(fixture.inboxDir).filter((name) => name.includes(cycle)), []);
+    } finally {
+      proxy.close();
+    }
   });
 
   test('SIGTERM: the run stops, removes its spool and marks the hour agent_failed', async () => {
