@@ -258,8 +258,9 @@ export class RowEncoder {
       } else if (tag > 0xfe) {
         throw new Error(`malformed row packet: length tag 0x${tag.toString(16)}`);
       }
+      // `payload` may be the socket's whole chunk: the row ends at `end`, not at the buffer's end.
+      if (p + length > end) throw new Error('malformed row packet: a value runs past the end of the row');
       const value = payload.subarray(p, p + length);
-      if (value.length !== length) throw new Error('malformed row packet: a value runs past the end of the row');
       if (length <= directFieldBytes) this.putDirect(value);
       else this.putLarge(value);
       p += length;

@@ -91,7 +91,13 @@ export class TableDataStream extends Readable {
     const direct = encodeRowPackets(query, (payload, start, end) => {
       if (this.draining) return;
       this.packetRows++;
-      this.encoder.encodePacket(payload, start, end);
+      try {
+        this.encoder.encodePacket(payload, start, end);
+      } catch (error) {
+        // Thrown inside mysql2's packet handler it would be lost or crash the process: the stream fails
+        // instead (and drops the rest of the result, see _destroy).
+        this.destroy(new Error(`reading a table: ${(error as Error).message}`, { cause: error }));
+      }
     });
     // Rows that come the documented way: only if a mysql2 release no longer takes the direct route.
     query.on('result', (row: unknown) => {
