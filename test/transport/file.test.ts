@@ -1,4 +1,5 @@
 // The local-directory transport: the conformance suite, and what only a local directory can show.
+import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -35,11 +36,17 @@ describe('file transport', () => {
   });
 
   it('refuses a directory it may not write, naming the path', async (t) => {
-    if (process.getuid?.() === 0) return t.skip('root writes anywhere');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ganymede-file-transport-'));
     const { chmod } = await import('node:fs/promises');
+    // Root writes past any mode: as root, the directory is made immutable instead (EPERM, even for root).
+    const asRoot = process.getuid?.() === 0;
     try {
-      await chmod(dir, 0o500);
+      if (asRoot) {
+        const immutable = await execa('chattr', ['+i', dir], { reject: false });
+        if (immutable.exitCode !== 0) return t.skip(`root writes anywhere, and chattr +i is not possible here: ${String(immutable.stderr)}`);
+      } else {
+        await chmod(dir, 0o500);
+      }
       const transport = await openTransport(`file://${dir}`);
       await assert.rejects(transport.put('x', chunksOf(Buffer.from('x'))), (error: Error & { exitCode?: number }) => {
         assert.equal(error.exitCode, 5);
@@ -47,7 +54,8 @@ describe('file transport', () => {
         return true;
       });
     } finally {
-      await chmod(dir, 0o700);
+      if (asRoot) await execa('chattr', ['-i', dir], { reject: false });
+      else await chmod(dir, 0o700);
       await rm(dir, { recursive: true, force: true });
     }
   });
