@@ -132,6 +132,18 @@ export async function prependPrivateKey(armored: string, key: PrivateKey): Promi
   return openpgp.armor(openpgp.enums.armor.privateKey, all, undefined, undefined, undefined, true);
 }
 
+/**
+ * The keys whose signature a GEO's file may carry: the key in force first (any problem with it is an
+ * error), then keys retired since, each left out once it no longer works (an expired one simply stops
+ * counting).
+ */
+export async function readGeoSigningKeys(armored: string[], geo: string): Promise<PublicKey[]> {
+  const [current, ...retired] = armored;
+  if (current === undefined) throw new OpenPgpKeyError(`GEO ${geo} has no registered key`);
+  const usable = await Promise.all(retired.map((key) => readPublicKey(key, `a retired key of GEO ${geo}`, 'verify').catch(() => undefined)));
+  return [await readPublicKey(current, `the registered key of GEO ${geo}`, 'verify'), ...usable.filter((key) => key !== undefined)];
+}
+
 export function fingerprintOf(key: Key): string {
   return key.getFingerprint().toUpperCase();
 }

@@ -3,8 +3,8 @@
 import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { refusedError } from '../errors.js';
-import { findGeo } from '../state/geos.js';
+import { failedError, refusedError } from '../errors.js';
+import { findGeo, type Geo } from '../state/geos.js';
 import type { Db } from '../state/db.js';
 import type { Transaction } from '../state/transactions.js';
 import type { Logger } from '../log.js';
@@ -37,11 +37,12 @@ export async function moveToQuarantine(config: Config, txn: Transaction): Promis
 
 /**
  * A disabled GEO's deliveries are not processed: the file goes to quarantine and the step is refused.
- * Nothing is deleted; after `geo enable`, the agent delivers the hour again.
+ * Nothing is deleted; after `geo enable`, the agent delivers the hour again. Returns the (enabled) GEO.
  */
-export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transaction, log: Logger): Promise<void> {
+export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transaction, log: Logger): Promise<Geo> {
   const geo = await findGeo(db, txn.geo);
-  if (!geo || geo.enabled) return;
+  if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
+  if (geo.enabled) return geo;
   const where = txn.file ? await moveToQuarantine(config, txn) : undefined;
   const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : ''}`;
   log.warn(`refused: ${reason}`);

@@ -50,12 +50,8 @@ async function signerFor(db: Db, record: ArchiveRecord, centre: Awaited<ReturnTy
   const txn = record.txnId === null ? undefined : await getTransaction(db, record.txnId);
   // Without its transaction (purged), any key the GEO retired and did not revoke.
   const keys = await signingKeysForDelivery(db, geo, txn?.deliveredAt ?? new Date(0));
-  const { readPublicKey } = await import('../../openpgp/keys.js');
-  const [current, ...retired] = keys;
-  return [
-    await readPublicKey(current!.armored, `the key of GEO ${geo.name}`, 'any'),
-    ...(await Promise.all(retired.map((key) => readPublicKey(key.armored, `a retired key of GEO ${geo.name}`, 'any').catch(() => undefined)))).filter((key) => key !== undefined),
-  ];
+  const { readGeoSigningKeys } = await import('../../openpgp/keys.js');
+  return readGeoSigningKeys(keys.map((key) => key.armored), geo.name);
 }
 
 export interface ArchiveRestoreOptions {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { requireSettings } from '../../config/load.js';
 import { GanymedeError, configError, failedError, messageOf, refusedError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
-import { findGeo, listRetiredGeoKeys, signingKeysForDelivery } from '../../state/geos.js';
+import { listRetiredGeoKeys, signingKeysForDelivery } from '../../state/geos.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { dumpDir, inboxFile } from '../../worker/paths.js';
@@ -35,7 +35,7 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   const file = inboxFile(config, txn);
 
   // done in 3 steps; step 1: the GEO may deliver, and the file is the one the agent reported
-  await refuseIfGeoDisabled(context.db, config, txn, context.log);
+  const geo = await refuseIfGeoDisabled(context.db, config, txn, context.log);
   const found = await stat(file).catch(() => undefined);
   if (!found) throw refusedError(`${file} is not in the inbox although the agent reported it delivered`, 'the agent may deliver the hour again');
   if (found.size !== txn.file.size) await quarantine(context, `its size is ${found.size} bytes, the agent reported ${txn.file.size} (truncated or replaced)`);
@@ -44,21 +44,13 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
 
   // step 2: keys: the centre's private keys (more than one after `keys rotate`), and the public keys of
   // this transaction's GEO that were in force when the file was delivered
-  const { fingerprintOf, readPrivateKeys, readPublicKey, OpenPgpKeyError } = await import('../../openpgp/keys.js');
-  const geo = await findGeo(context.db, txn.geo);
-  if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
+  const { fingerprintOf, readPrivateKeys, readGeoSigningKeys, OpenPgpKeyError } = await import('../../openpgp/keys.js');
   const geoKeys = await signingKeysForDelivery(context.db, geo, txn.deliveredAt);
   let keys;
   try {
     keys = {
       centre: await readPrivateKeys(await readFile(config.centre.private_key_file!, 'utf8'), `centre.private_key_file ${config.centre.private_key_file}`, undefined, 'decrypt'),
-      geo: [
-        await readPublicKey(geoKeys[0]!.armored, `the registered key of GEO ${geo.name}`, 'verify'),
-        // A retired key that has since expired simply stops counting.
-        ...(await Promise.all(geoKeys.slice(1).map((key) => readPublicKey(key.armored, `retired key of GEO ${geo.name}`, 'verify').catch(() => undefined)))).filter(
-          (key) => key !== undefined,
-        ),
-      ],
+      geo: await readGeoSigningKeys(geoKeys.map((key) => key.armored), geo.name),
     };
   } catch (error) {
     if (error instanceof OpenPgpKeyError) throw configError(error.message);
