@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runAgent } from '../../src/commands/agent/run.js';
 import { ExitCode } from '../../src/exit-codes.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { writePrivateFile } from '../support/ganymede.js';
+import { startFaultyMysql } from '../support/net.js';
 import { runCli } from '../support/cli.js';
 import { adminApi, agentConfig, agentEnv, filesIn, inSource, isGanymedeError, transactions } from './support.js';
 
@@ -61,24 +61,9 @@ describe('agent run with bad input', { timeout: 120_000 }, () => {
       "INSERT INTO big (pad) VALUES (REPEAT('x', 200))",
       ...Array.from({ length: 16 }, () => 'INSERT INTO big (pad) SELECT pad FROM big'),
     ]);
-    // A proxy in front of MySQL that cuts the connection after 2 MB of results: mid-table.
-    const proxy = createServer((client) => {
-      const server = connect(3306, '127.0.0.1');
-      let bytes = 0;
-      server.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > 2_000_000) {
-          server.destroy();
-          client.destroy();
-        } else client.write(chunk);
-      });
-      client.on('data', (chunk: Buffer) => server.write(chunk));
-      client.on('error', () => server.destroy());
-      server.on('error', () => client.destroy());
-      client.on('close', () => server.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as AddressInfo).port;
+    // The connection is cut after 2 MB of results: mid-table.
+    const proxy = await startFaultyMysql({ cutAfterServerBytes: 2_000_000 });
+    const { port } = proxy;
     try {
       const cycle = nextCycle();
       const loaded = fixture.config({ 'agent.source.url': `mysql://root@127.0.0.1:${port}/${fixture.sourceDatabase}` });

@@ -6,11 +6,11 @@ import { existsSync, openSync, readSync, closeSync, readFileSync, statSync } fro
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { execa, type Result } from 'execa';
 import { ExitCode } from '../../src/exit-codes.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { waitFor } from '../support/wait.js';
+import { startFaultyMysql } from '../support/net.js';
 import { ganymedeBin, runCli } from '../support/cli.js';
 import { agentEnv, createBigTable, filesIn, storedEvents, transactions, workDirOf } from './support.js';
 
@@ -104,25 +104,12 @@ describe('the agent killed mid-stream', { timeout: 180_000 }, () => {
   });
 
   test('SIGTERM while the source hangs opening the snapshot: the run still stops, and marks the hour agent_failed', async () => {
-    // A proxy in front of MySQL that lets the login through and swallows everything from the snapshot on.
-    let swallowing = false;
-    const proxy = createServer((client) => {
-      const server = connect(3306, '127.0.0.1');
-      server.on('data', (chunk: Buffer) => client.write(chunk));
-      client.on('data', (chunk: Buffer) => {
-        if (chunk.includes('START TRANSACTION')) swallowing = true;
-        if (!swallowing) server.write(chunk);
-      });
-      client.on('error', () => server.destroy());
-      server.on('error', () => client.destroy());
-      client.on('close', () => server.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    // The login goes through; from the snapshot on, nothing reaches the server.
+    const proxy = await startFaultyMysql({ swallowFrom: 'START TRANSACTION' });
     try {
       const cycle = '2026-11-19T07';
-      const port = (proxy.address() as AddressInfo).port;
-      const run = startAgent(fixture, cycle, { 'agent.source.url': `mysql://root@127.0.0.1:${port}/${fixture.sourceDatabase}` });
-      await waitFor('the snapshot to hang with the hour open', async () => swallowing && (await transactions(fixture)).some((row) => row.cycle === cycle));
+      const run = startAgent(fixture, cycle, { 'agent.source.url': `mysql://root@127.0.0.1:${proxy.port}/${fixture.sourceDatabase}` });
+      await waitFor('the snapshot to hang with the hour open', async () => proxy.swallowing() && (await transactions(fixture)).some((row) => row.cycle === cycle));
       run.kill('SIGTERM');
       const stopped = await run;
       assert.equal(stopped.exitCode, ExitCode.failed, stopped.stderr);

@@ -5,7 +5,6 @@
 // the tick are separate processes of the built CLI (bin/ganymede → dist/): they read the config file.
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import mysqlPromise from 'mysql2/promise';
@@ -24,6 +23,7 @@ import { execa } from 'execa';
 import { startMongo, type TestMongo } from './mongo.js';
 import { ganymedeBin, runCli, type CliRun } from './cli.js';
 import { startSshd, type SshdServer } from './sshd.js';
+import { findFreePort } from './net.js';
 import { tempDir, writePrivateFile } from './ganymede.js';
 
 export interface CentreGeo {
@@ -102,16 +102,6 @@ function nested(settings: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Workers run the built CLI while this process runs src/ through tsx: both must be the same code. */
 function assertBuiltCliIsCurrent(): void {
