@@ -11,9 +11,8 @@ import { execa } from 'execa';
 import type mysql from 'mysql2/promise';
 import { mysqlPasswordForTests, mysqlUrlFor, testMysqlUrl } from '../test/support/mysql.js';
 import { setUpCentre, type BenchCentre } from './support/centre.js';
-import { ensureCloudControl, type CloudControl } from './support/cloudcontrol.js';
 import { measure, requireGnuTime, type Measured } from './support/measure.js';
-import { adminConnection, serverCpuSeconds, tuneServer } from './support/server.js';
+import { adminConnection, serverCpuSeconds, tunedCloudControl } from './support/server.js';
 
 const thisCheckoutBin = fileURLToPath(new URL('../bin/ganymede', import.meta.url));
 const megabyte = 1e6;
@@ -42,15 +41,7 @@ const log = (line: string) => process.stderr.write(`bench agent: ${line}\n`);
 export async function runAgentBench(options: AgentBenchOptions): Promise<void> {
   requireGnuTime();
   // step 1: the server and the data
-  const admin = await adminConnection();
-  let data: CloudControl;
-  try {
-    for (const change of (await tuneServer(admin)).changes) log(`SET GLOBAL ${change}`);
-    data = await ensureCloudControl(() => adminConnection(), options.scale, log);
-  } finally {
-    await admin.end();
-  }
-  log(data.reused ? `reusing ${data.database}` : `generated ${data.database} in ${(data.generatedMs / 1000).toFixed(1)} s`);
+  const data = await tunedCloudControl(options.scale, log);
 
   // step 2: a centre for the agent, in a temp dir on the same disk as the shell's output
   const dir = await mkdtemp(join(tmpdir(), 'gmd-bench-agent-'));

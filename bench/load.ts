@@ -17,9 +17,9 @@ import { cancelTxnSteps, listAttempts, listStepsOfTxn } from '../src/state/steps
 import { closeTransaction, getTransaction, openTransaction } from '../src/state/transactions.js';
 import { scratchSchema, txnWorkDir } from '../src/worker/paths.js';
 import { setUpCentre, type BenchCentre } from './support/centre.js';
-import { ensureCloudControl, type CloudControl } from './support/cloudcontrol.js';
+import type { CloudControl } from './support/cloudcontrol.js';
 import { measure, requireGnuTime, type Measured } from './support/measure.js';
-import { adminConnection, serverCpuSeconds, tuneServer } from './support/server.js';
+import { adminConnection, serverCpuSeconds, tunedCloudControl } from './support/server.js';
 import { loadAverage, mysqlEnv, mysqlHostArgs, quote, requireTool } from './support/shell.js';
 
 const thisCheckoutBin = fileURLToPath(new URL('../bin/ganymede', import.meta.url));
@@ -68,15 +68,7 @@ export async function runLoadBench(options: LoadBenchOptions): Promise<void> {
   await requireTool('myloader');
   if (compression() === 'zstd') await requireTool('zstd', 'run scripts/install-system-deps.sh, or BENCH_COMPRESSION=gzip');
   // step 1: the server and the data
-  const admin = await adminConnection();
-  let data: CloudControl;
-  try {
-    for (const change of (await tuneServer(admin)).changes) log(`SET GLOBAL ${change}`);
-    data = await ensureCloudControl(() => adminConnection(), options.scale, log);
-  } finally {
-    await admin.end();
-  }
-  log(data.reused ? `reusing ${data.database}` : `generated ${data.database} in ${(data.generatedMs / 1000).toFixed(1)} s`);
+  const data = await tunedCloudControl(options.scale, log);
 
   // step 2: a centre, its data dir (inbox, work) in a temp dir on the same disk as the other sides' files
   const dir = await mkdtemp(join(tmpdir(), 'gmd-bench-load-'));

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import mysql from 'mysql2/promise';
 import { ensureMysql, mysqlOptions } from '../../test/support/mysql.js';
+import { ensureCloudControl, type CloudControl } from './cloudcontrol.js';
 
 /** Dynamic on MariaDB 10.11; raised only, never lowered, so other users of the server lose nothing. */
 const wantedGlobals: { name: string; value: number; why: string }[] = [
@@ -63,4 +64,18 @@ export async function serverCpuSeconds(conn: mysql.Connection): Promise<number |
   } catch {
     return undefined;
   }
+}
+
+/** Step 1 of the agent and load benchmarks: the server tuned, and the generated database of `scale`. */
+export async function tunedCloudControl(scale: number, log: (line: string) => void): Promise<CloudControl> {
+  const admin = await adminConnection();
+  let data: CloudControl;
+  try {
+    for (const change of (await tuneServer(admin)).changes) log(`SET GLOBAL ${change}`);
+    data = await ensureCloudControl(() => adminConnection(), scale, log);
+  } finally {
+    await admin.end();
+  }
+  log(data.reused ? `reusing ${data.database}` : `generated ${data.database} in ${(data.generatedMs / 1000).toFixed(1)} s`);
+  return data;
 }
