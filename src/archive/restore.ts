@@ -85,7 +85,12 @@ export async function restoreArchive(options: {
     for (let i = 0; i < 2; i++) connections.push(await connectScratch(options.loaded, options.schema));
     const bar = createProgress({ label: `restoring into ${options.schema}`, total: opened.manifest.tables.length, unit: 'tables' });
     let tablesStarted = 0;
-    const loaded = await loadDump(connections.slice(1), opened.dir, opened.manifest, { onTable: (table) => bar.update(tablesStarted++, `(${table.name})`) });
+    const loaded = await loadDump(connections.slice(1), opened.dir, opened.manifest, {
+      onTable: (table) => bar.update(tablesStarted++, `(${table.name})`),
+      // The Ganymede schema was dumped and signed by the centre itself (the signer was checked above): its own
+      // CREATE TABLE text keeps what a working Ganymede database needs. A GEO's tables are always rebuilt.
+      definition: options.record.kind === 'ganymede-db' ? 'as-dumped' : 'rebuilt',
+    });
     bar.finish();
     return { schema: options.schema, tables: loaded.tables.length, rows: loaded.rows, signer: opened.signerFingerprint };
   } finally {

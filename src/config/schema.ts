@@ -19,6 +19,7 @@ const tableName = z.string().min(1).max(64);
 
 export const secretKeys = [
   'mysql.password',
+  'centre.scratch_mysql_password',
   'mongodb.password',
   'api.admin_token',
   'agent.token',
@@ -124,7 +125,12 @@ export const configSchema = z.strictObject({
       lease_grace_ms: positiveInt.default(30_000),
       max_attempts: positiveInt.max(100).default(5),
       retry_base_ms: positiveInt.default(30_000),
+      /**
+       * The server and user that load delivered dumps into temporary schemas: a user of its own, with rights on
+       * `gmd\_%` schemas only (README, "Least privilege"), so nothing a GEO delivers can reach the Ganymede database.
+       */
       scratch_mysql_url: mysqlUrl.optional(),
+      scratch_mysql_password_file: path.optional(),
       cycle_deadline_minutes: positiveInt.default(45),
     })
     .prefault({}),

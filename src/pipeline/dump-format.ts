@@ -20,11 +20,6 @@ export function encodingFor(dataType: string): ColumnEncoding {
   return 'raw';
 }
 
-/** From information_schema COLUMNS.EXTRA. MySQL 8 also says DEFAULT_GENERATED for expression defaults. */
-export function isGeneratedColumn(extra: string): boolean {
-  return /\b(VIRTUAL|STORED|PERSISTENT) GENERATED\b/i.test(extra);
-}
-
 function selectExpression(column: DumpColumn): string {
   const name = quoteIdentifier(column.name);
   switch (column.encoding) {

@@ -3,9 +3,13 @@
 // first and the centre can load while the dump still streams in) and the manifest (the plan plus what
 // each table's data turned out to be, known only at the end, used to verify the load).
 import { z } from 'zod';
+import { encodingFor } from './dump-format.js';
+import { TableDefinitionError, parseTableDefinition } from './table-definition.js';
 
 export const dumpFormatName = 'ganymede-mysql-dump';
-export const dumpFormatVersion = 1;
+/** 2: generated columns travel with the data (1 left them out, for the centre to recompute from SQL it no longer runs). */
+export const dumpFormatVersion = 2;
+const readableFormatVersions = [1, 2] as const;
 
 /**
  * The data files: `LOAD DATA … CHARACTER SET binary FIELDS TERMINATED BY '\t' ESCAPED BY '\\'
@@ -46,9 +50,12 @@ export interface DumpTablePlan {
   /** File name inside the dump: `0001.tsv`, … (table names may be anything MySQL allows). */
   file: string;
   engine: string | null;
-  /** SHOW CREATE TABLE, taken with sql_mode '' (backticks, all options). */
+  /**
+   * SHOW CREATE TABLE, taken with sql_mode '' (backticks, all options). The centre never runs it: it reads it
+   * into a structure (table-definition.ts) and writes its own CREATE TABLE.
+   */
   createSql: string;
-  /** The data file's columns in order; generated columns are left out (the server recomputes them). */
+  /** The data file's columns in order, every column of the table (format 1 left generated columns out). */
   columns: DumpColumn[];
 }
 
@@ -79,7 +86,7 @@ export interface SkippedTable {
 
 interface DumpHeader {
   format: typeof dumpFormatName;
-  formatVersion: typeof dumpFormatVersion;
+  formatVersion: (typeof readableFormatVersions)[number];
   dataFormat: typeof dumpDataFormat;
   rowChecksum: typeof rowChecksumAlgorithm;
   source: DumpSource;
@@ -124,7 +131,7 @@ const tableResultSchema = tablePlanSchema.extend({
 
 const headerShape = {
   format: z.literal(dumpFormatName),
-  formatVersion: z.literal(dumpFormatVersion),
+  formatVersion: z.union([z.literal(readableFormatVersions[0]), z.literal(readableFormatVersions[1])]),
   dataFormat: z.literal(dumpDataFormat),
   rowChecksum: z.literal(rowChecksumAlgorithm),
   source: z.object({
@@ -168,9 +175,43 @@ function parseWith(schema: typeof planSchema | typeof manifestSchema, input: unk
   }
   const result = schema.safeParse(value);
   const problems = result.success ? [] : result.error.issues.map((issue) => `${pathOf(issue.path)}: ${issue.message}`);
-  if (result.success) problems.push(...duplicates(result.data.tables));
+  if (result.success) problems.push(...duplicates(result.data.tables), ...result.data.tables.flatMap((table, i) => definitionProblems(table, i, result.data.formatVersion)));
   if (problems.length > 0) throw new DumpManifestError(`malformed ${what}: ${problems.join('; ')}`);
   return result.data;
+}
+
+/**
+ * A table's CREATE TABLE must read through the closed grammar, name the table itself, and have exactly the
+ * columns the data file carries, each travelling as its type needs: anything else could load other data
+ * than the agent dumped, or is not a definition the centre builds.
+ */
+function definitionProblems(table: DumpTablePlan, index: number, formatVersion: number): string[] {
+  const where = `tables[${index}] (${JSON.stringify(table.name)})`;
+  let definition;
+  try {
+    definition = parseTableDefinition(table.createSql);
+  } catch (error) {
+    if (error instanceof TableDefinitionError) return [`${where}.createSql: ${error.message}`];
+    throw error;
+  }
+  if (definition.name !== table.name) return [`${where}.createSql: it defines table ${JSON.stringify(definition.name)}, not ${JSON.stringify(table.name)}`];
+  const problems: string[] = [];
+  const carried = new Map(table.columns.map((column) => [column.name, column]));
+  for (const column of definition.columns) {
+    const data = carried.get(column.name);
+    carried.delete(column.name);
+    if (!data) {
+      problems.push(
+        column.generated && formatVersion < 2
+          ? `${where}: generated column ${JSON.stringify(column.name)} is not in the data (agents of dump format 1 leave it out for the centre to compute): upgrade the GEO's agent`
+          : `${where}: column ${JSON.stringify(column.name)} is defined but not in the data`,
+      );
+    } else if (data.encoding !== encodingFor(column.type.base)) {
+      problems.push(`${where}.columns: ${JSON.stringify(column.name)} is a ${column.type.base}, which travels as ${encodingFor(column.type.base)}, not ${data.encoding}`);
+    }
+  }
+  for (const name of carried.keys()) problems.push(`${where}.columns: ${JSON.stringify(name)} is in the data but not in the table's definition`);
+  return problems;
 }
 
 function duplicates(tables: readonly { name: string; file: string }[]): string[] {

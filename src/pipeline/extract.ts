@@ -1,7 +1,7 @@
 // The source side of a MySQL dump: one consistent InnoDB snapshot on one connection, without locking
 // writers out, read table by table as byte streams in the dump format.
 import type { Connection } from 'mysql2';
-import { encodingFor, isGeneratedColumn, quoteIdentifier, selectSql, type ChunkSink } from './dump-format.js';
+import { encodingFor, quoteIdentifier, selectSql, type ChunkSink } from './dump-format.js';
 import {
   dumpDataFormat,
   dumpFormatName,
@@ -186,13 +186,12 @@ async function listTables(conn: Connection, database: string, filter: TableFilte
 async function listColumns(conn: Connection, database: string): Promise<Map<string, DumpColumn[]>> {
   const rows = await queryTextRows(
     conn,
-    'SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS ' +
+    'SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS ' +
       'WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION',
     [database],
   );
   const byTable = new Map<string, DumpColumn[]>();
-  for (const [table, name, dataType, type, extra] of rows) {
-    if (isGeneratedColumn(extra ?? '')) continue;
+  for (const [table, name, dataType, type] of rows) {
     const list = byTable.get(table ?? '') ?? [];
     list.push({ name: name ?? '', type: type ?? '', encoding: encodingFor(dataType ?? '') });
     byTable.set(table ?? '', list);

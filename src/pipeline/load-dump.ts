@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Connection } from 'mysql2';
 import { dataDir } from './dump-archive.js';
 import type { DumpManifest, DumpTableResult } from './dump-manifest.js';
-import { loadTable, verifyTable, type VerifyTableResult } from './load-tables.js';
+import { loadTable, verifyTable, type LoadTableOptions, type VerifyTableResult } from './load-tables.js';
 
 /** The parts of one table's data file, in order, as one stream. A table without parts is empty. */
 export async function tableData(dir: string, table: DumpTableResult): Promise<Readable> {
@@ -20,7 +20,7 @@ export async function tableData(dir: string, table: DumpTableResult): Promise<Re
   return Readable.from(concatenated(), { objectMode: false });
 }
 
-export interface LoadDumpHooks {
+export interface LoadDumpHooks extends LoadTableOptions {
   onTable?: (table: DumpTableResult, index: number) => void;
 }
 
@@ -49,7 +49,7 @@ export async function loadDump(target: Connection | Connection[], dir: string, m
     connections.map(async (conn, index) => {
       for (const table of queues[index]!) {
         hooks.onTable?.(table, started++);
-        const loaded = await loadTable(conn, table, await tableData(dir, table));
+        const loaded = await loadTable(conn, table, await tableData(dir, table), { definition: hooks.definition });
         const verified = await verifyTable(conn, table, { sourceServerVersion: manifest.source.serverVersion, loadWarnings: loaded.warningSamples });
         tables.push({ ...verified, warnings: loaded.warnings });
       }

@@ -1,5 +1,6 @@
-// The MySQL server that holds the transactions' temporary schemas: centre.scratch_mysql_url, or the
-// Ganymede database's own server and user when that is not set.
+// The MySQL server that holds the transactions' temporary schemas: centre.scratch_mysql_url with its own
+// user and password (rights on `gmd\_%` schemas only), or the Ganymede database's own server and user when
+// that is not set (`config check` warns: a load would then run with rights on the Ganymede database).
 import type mysql from 'mysql2';
 import type { LoadedConfig } from '../config/load.js';
 import { parseMysqlUrl, type MysqlTarget } from '../state/db.js';
@@ -15,7 +16,8 @@ export function connectScratch(loaded: LoadedConfig, database?: string): Promise
   const target = scratchTarget(loaded);
   return connectStreaming({
     target,
-    password: loaded.secret('mysql.password'),
+    // Never the Ganymede user's password sent to another server: the scratch URL has a password of its own.
+    password: loaded.secret(target.key === 'centre.scratch_mysql_url' ? 'centre.scratch_mysql_password' : 'mysql.password'),
     database,
     connectTimeoutMs: loaded.config.mysql.connect_timeout_ms,
     what: 'the scratch MySQL',

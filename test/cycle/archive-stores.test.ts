@@ -103,7 +103,7 @@ test('s3:// store: the same, through the S3 API with the access key id from the 
 // Each record keeps the store it was written to (store_url): after the archive moved, an older object
 // is restored from the configured store if it is there, and otherwise the error names where it went.
 test('after the archive moved to s3://, an hour archived in swift:// is restored from there, or the error names that store', async () => {
-  const into = `gmdt_moved_${process.pid}`;
+  const into = `gmd_restore_moved_${process.pid}`;
   const run = await cliWith(centre, ['archive', 'restore', '--geo', 'emea', '--cycle', first, '--into', into], s3Env());
   await (await centre.admin()).query(`DROP DATABASE IF EXISTS \`${into}\``);
   assert.ok(run.code === 0 || run.stderr.includes('swift://gmd-archive/centre'), shown(run));

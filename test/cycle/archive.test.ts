@@ -31,7 +31,7 @@ function storeHashes(): Array<[string, string]> {
 }
 
 function intoSchema(label: string): string {
-  const name = `gmdt_${label}_${process.pid}`;
+  const name = `gmd_restore_${label}_${process.pid}`; // a schema the scratch user may create
   restored.push(name);
   return name;
 }

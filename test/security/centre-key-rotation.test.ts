@@ -186,7 +186,7 @@ test('after keys rotate and geo rotate-key, what was archived before either stil
   writeFileSync(publicFile, next.publicKeyArmored);
   assert.equal((await centre.cli(['geo', 'rotate-key', 'north', '--public-key', publicFile])).code, 0);
 
-  const schemas = [`gmdt_krot_geo_${process.pid}`, `gmdt_krot_db_${process.pid}`];
+  const schemas = [`gmd_restore_krot_geo_${process.pid}`, `gmd_restore_krot_db_${process.pid}`];
   try {
     const agentDump = await centre.cli(['archive', 'restore', '--geo', 'north', '--cycle', '2026-05-01T01', '--into', schemas[0]!]);
     assert.equal(agentDump.code, 0, agentDump.stderr);

@@ -167,12 +167,16 @@ async function setUpCentre({ options, work, databases, database, ownMongo, glass
   const port = await findFreePort();
   const apiUrl = `http://127.0.0.1:${port}`;
   const password = mysqlPasswordForTests();
+  // Loads run as a user of their own with rights on the scratch schemas only, as README says to set it up.
+  const scratch = await databases.createScratchUser();
   const settings: Record<string, unknown> = {
     'site.name': 'centre-test',
     'site.data_dir': dataDir,
     'logging.level': 'info',
     'mysql.url': mysqlUrlFor(database),
     ...(password ? { 'mysql.password_file': writePrivateFile(join(dir, 'mysql.password'), password) } : {}),
+    'centre.scratch_mysql_url': scratch.url,
+    'centre.scratch_mysql_password_file': writePrivateFile(join(dir, 'scratch.password'), scratch.password),
     'mongodb.url': mongoUri,
     'mongodb.database': mongoDatabase,
     // A MongoDB that is down is reported after this long instead of the default 10 s.

@@ -65,14 +65,23 @@ export interface TestDatabases {
   create(label?: string): Promise<string>;
   /** A root connection (no default database) for checks; closed by dropAll. */
   admin(): Promise<mysql.Connection>;
-  /** Drops every database created here. */
+  /**
+   * A MySQL user as README's "Least privilege" makes it for centre.scratch_mysql_url: rights on `gmd\_%`
+   * schemas only. Dropped by dropAll.
+   */
+  createScratchUser(): Promise<{ user: string; url: string; password: string }>;
+  /** Drops every database and user created here. */
   dropAll(): Promise<void>;
 }
+
+/** The GRANT README documents for the scratch user (`_` escaped: it is a wildcard in a grant's schema name). */
+export const scratchGrant = "GRANT ALL PRIVILEGES ON `gmd\\_%`.* TO";
 
 /** Throwaway databases for one test file: `gmdt_<label>_<random>`. */
 export async function testDatabases(): Promise<TestDatabases> {
   await ensureMysql();
   const created: string[] = [];
+  const users: string[] = [];
   let adminConnection: mysql.Connection | undefined;
   const admin = async () => (adminConnection ??= await mysql.createConnection(mysqlOptions()));
   return {
@@ -83,9 +92,20 @@ export async function testDatabases(): Promise<TestDatabases> {
       return name;
     },
     admin,
+    async createScratchUser() {
+      const user = `gmdt_s_${randomBytes(4).toString('hex')}`;
+      const password = randomBytes(12).toString('base64url');
+      const conn = await admin();
+      await conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+      users.push(user);
+      await conn.query(`${scratchGrant} '${user}'@'%'`);
+      const url = new URL(testMysqlUrl);
+      return { user, password, url: `mysql://${user}@${url.host}/gmd_scratch` };
+    },
     async dropAll() {
       const conn = await admin();
       for (const name of created.splice(0)) await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      for (const user of users.splice(0)) await conn.query(`DROP USER IF EXISTS '${user}'@'%'`);
       await conn.end();
       adminConnection = undefined;
     },

@@ -16,7 +16,7 @@ import { createProgress } from '../../progress.js';
 import { stateDbTarget } from '../../state/db.js';
 import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
 import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
-import { connectScratch } from '../../worker/scratch-db.js';
+import { connectStreaming } from '../../state/stream-connection.js';
 import { withStateDb } from '../context.js';
 
 export interface ArchiveRunResult {
@@ -65,7 +65,15 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
             import('../../pipeline/dump-archive.js'),
             import('../../pipeline/seal-file.js'),
           ]);
-          const connection = await connectScratch(loaded, database);
+          // The Ganymede database through its own user: the scratch user has no rights on it.
+          const connection = await connectStreaming({
+            target: stateDbTarget(loaded),
+            password: loaded.secret('mysql.password'),
+            database,
+            connectTimeoutMs: loaded.config.mysql.connect_timeout_ms,
+            what: 'the Ganymede database',
+            settingKey: 'mysql.url',
+          });
           try {
             const snapshot = await openSnapshot(connection, { database });
             const sealed = await sealToFile({ source: dumpArchive(snapshot), path: spool, encryptionKeys: keys.publicKey, signingKey: keys.privateKey, signal });
