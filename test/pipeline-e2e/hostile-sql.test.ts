@@ -1,0 +1,149 @@
+// A compromised GEO holds its own signing key, so it can deliver any manifest, validly signed. These are the
+// table definitions such a GEO was seen to use against the centre: a table created in the Ganymede database,
+// another GEO's events copied into its scratch schema (and leaked back through error text), an XPATH error
+// carrying a token hash, and a definition the server refuses (which once killed the load worker). Each is
+// refused or fails on its own, touches nothing outside the GEO's own hour, and an honest GEO's hour of the
+// same cycle goes through to the warehouse.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import * as tar from 'tar';
+import type mysql from 'mysql2/promise';
+import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
+import { ApiClient } from '../../src/api/client.js';
+import { readPrivateKey, readPrivateKeys, readPublicKey } from '../../src/openpgp/keys.js';
+import { sealStream } from '../../src/openpgp/seal.js';
+import { openDelivery } from '../../src/pipeline/open-delivery.js';
+import { assertWarehouseHoldsSource, attemptsOf, schemaExists, sourceStatements, txnRow } from './support.js';
+
+const cycle = '2026-04-02T07';
+let centre: Centre;
+let ganymedeDb: string;
+let dumpDir: string;
+/** The donor's plan.json and manifest.json as delivered, each attack starting from them. */
+const originals = new Map<string, string>();
+const txnIds = new Map<string, number>();
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.gz.gpg`;
+
+/** The honest donor's dump with one table's definition replaced, packed, compressed and signed by `geo`. */
+async function sealedWithDefinition(geo: CentreGeo, table: string, createSql: (name: string) => string): Promise<Buffer> {
+  for (const entry of ['plan.json', 'manifest.json']) {
+    const path = join(dumpDir, entry);
+    const manifest = JSON.parse(originals.get(entry)!) as { tables: Array<{ name: string; createSql: string }> };
+    const target = manifest.tables.find((candidate) => candidate.name === table)!;
+    target.createSql = createSql(table);
+    writeFileSync(path, JSON.stringify(manifest));
+  }
+  const data = readdirSync(join(dumpDir, 'data')).sort().map((name) => `data/${name}`);
+  const tarBytes = await buffer(tar.c({ cwd: dumpDir, portable: true }, ['plan.json', ...data, 'manifest.json']) as unknown as Readable);
+  return buffer(sealStream(Readable.from([gzipSync(tarBytes)]), {
+    encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
+    signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),
+  }));
+}
+
+async function deliverBytes(geo: CentreGeo, bytes: Buffer): Promise<number> {
+  const api = new ApiClient({ baseUrl: centre.apiUrl, token: geo.token, as: `GEO ${geo.name}` });
+  const { transaction } = await api.openTransaction(geo.name, cycle);
+  writeFileSync(join(geo.inboxDir, fileName(geo.name)), bytes, { mode: 0o600 });
+  await api.closeTransaction(transaction.id, { name: fileName(geo.name), size: bytes.length, sha256: sha256(bytes) });
+  return transaction.id;
+}
+
+const hostile: Array<{ geo: string; table: string; createSql: (name: string) => string }> = [
+  { geo: 'pwn', table: 'audit', createSql: () => `CREATE TABLE \`${ganymedeDb}\`.\`pwned_by_emea\` (x INT)` },
+  { geo: 'copycat', table: 'accounts', createSql: (name) => `CREATE TABLE \`${name}\` SELECT * FROM \`${ganymedeDb}\`.events WHERE geo_id = 1` },
+  {
+    geo: 'xpath',
+    table: 'accounts',
+    createSql: (name) =>
+      `CREATE TABLE \`${name}\` (\`id\` int(11) NOT NULL, \`name\` varchar(60) NOT NULL, \`balance\` decimal(12,2) DEFAULT NULL, ` +
+      `\`created_at\` datetime DEFAULT (extractvalue(1, concat(0x7e, (SELECT token_hash FROM \`${ganymedeDb}\`.geos LIMIT 1)))), ` +
+      `\`note\` varchar(40) DEFAULT NULL, PRIMARY KEY (\`id\`))`,
+  },
+];
+
+before(async () => {
+  centre = await startCentre({ settings: { 'centre.max_attempts': 2, 'centre.retry_base_ms': 1000 } });
+  ganymedeDb = new URL(centre.loaded.config.mysql.url!).pathname.slice(1);
+  const source = await centre.addSource('hostilesql', sourceStatements(7));
+  const honest = await centre.addGeo('honest', source);
+  const donor = await honest.deliver(cycle);
+  txnIds.set('honest', donor.transactionId);
+  const opened = await openDelivery({
+    file: join(honest.inboxDir, donor.file.name),
+    decryptionKeys: await readPrivateKeys(centre.keys.privateArmored, 'centre'),
+    expectedSigningKeys: await readPublicKey(honest.keys.publicArmored, 'honest'),
+    dir: join(centre.dir, 'donor-dump'),
+  });
+  dumpDir = opened.dir;
+  for (const entry of ['plan.json', 'manifest.json']) originals.set(entry, readFileSync(join(dumpDir, entry), 'utf8'));
+  for (const attack of hostile) {
+    const geo = await centre.addGeo(attack.geo, source);
+    txnIds.set(attack.geo, await deliverBytes(geo, await sealedWithDefinition(geo, attack.table, attack.createSql)));
+  }
+  // Reads through the grammar, but no server takes a DECIMAL of 70 digits: the load fails, it does not crash.
+  const refusedByServer = await centre.addGeo('toowide', source);
+  const sealed = await sealedWithDefinition(refusedByServer, 'accounts', (name) =>
+    `CREATE TABLE \`${name}\` (\`id\` int(11) NOT NULL, \`name\` varchar(60) NOT NULL, \`balance\` decimal(70,2) DEFAULT NULL, ` +
+    `\`created_at\` datetime DEFAULT NULL, \`note\` varchar(40) DEFAULT NULL, PRIMARY KEY (\`id\`))`);
+  txnIds.set('toowide', await deliverBytes(refusedByServer, sealed));
+  await centre.cli(['jupiter', 'drain', '--json', '--timeout', '150']);
+});
+after(async () => {
+  await centre?.dispose();
+});
+
+for (const attack of ['pwn', 'copycat']) {
+  test(`refused at decrypt, once, and quarantined: ${attack}`, async () => {
+    const id = txnIds.get(attack)!;
+    const txn = await txnRow(centre, id);
+    assert.equal(txn.state, 'refused');
+    assert.match(txn.error ?? '', /malformed dump manifest: tables\[\d+\] \("(audit|accounts)"\)\.createSql: the table definition is not allowed/);
+    assert.deepEqual((await attemptsOf(centre, id)).map((a) => [a.step, a.outcome]), [['decrypt', 'failed']], 'decrypt ran once, nothing after it');
+    assert.ok(existsSync(join(centre.paths.quarantine(attack), fileName(attack))), 'the file is in quarantine');
+    assert.equal(await schemaExists(centre, centre.paths.scratchSchema(id)), false, 'no scratch schema');
+  });
+}
+
+test('nothing was created in the Ganymede database or anywhere else', async () => {
+  const admin = await centre.admin();
+  const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = 'pwned_by_emea'");
+  assert.deepEqual(rows, []);
+});
+
+test('an expression hidden in a default is dropped, never evaluated: that hour loads and nothing leaks', async () => {
+  const id = txnIds.get('xpath')!;
+  const txn = await txnRow(centre, id);
+  assert.equal(txn.state, 'done', txn.error ?? '');
+  const [geos] = await centre.db.query<mysql.RowDataPacket[]>('SELECT token_hash FROM geos');
+  const attempts = await attemptsOf(centre, id);
+  const logs = readdirSync(join(centre.dir, 'data', 'log'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+  const text = JSON.stringify(attempts) + logs.map((entry) => readFileSync(join(entry.parentPath, entry.name), 'utf8')).join('\n');
+  assert.ok(logs.length > 0, 'the workers wrote logs');
+  for (const { token_hash: hash } of geos) assert.ok(!text.includes(String(hash).slice(0, 8)), 'no token hash in attempts or logs');
+});
+
+test('a definition the server refuses fails the load with the server\'s reason, every attempt, and the worker survives to say so', async () => {
+  const id = txnIds.get('toowide')!;
+  const attempts = (await attemptsOf(centre, id)).filter((attempt) => attempt.step === 'load');
+  assert.equal(attempts.length, 2, 'both attempts ran');
+  for (const attempt of attempts) {
+    assert.equal(attempt.outcome, 'failed');
+    assert.match(attempt.error ?? '', /creating table `accounts`: .*(precision|70)/i, 'the CREATE error, reported by the worker, not a lost lease');
+  }
+  assert.equal((await txnRow(centre, id)).state, 'failed');
+});
+
+test("the honest GEO's hour of the same cycle lands in the warehouse", async () => {
+  const honest = centre.geos.get('honest')!;
+  assert.equal((await txnRow(centre, txnIds.get('honest')!)).state, 'done');
+  await assertWarehouseHoldsSource(await centre.warehouse(), honest.name, honest.sourceDatabase);
+});
