@@ -119,6 +119,20 @@ test('nothing was created in the Ganymede database or anywhere else', async () =
   assert.deepEqual(rows, []);
 });
 
+test("the scratch user README documents, which loads ran as, cannot read or create anything in the Ganymede database", async () => {
+  const { connectScratch } = await import('../../src/worker/scratch-db.js');
+  const scratch = await connectScratch(centre.loaded);
+  try {
+    const attempt = (sql: string) => scratch.promise().query(sql);
+    await assert.rejects(attempt(`SELECT token_hash FROM \`${ganymedeDb}\`.geos`), /denied/i);
+    await assert.rejects(attempt(`CREATE TABLE \`${ganymedeDb}\`.pwned (x INT)`), /denied/i);
+    await attempt('CREATE DATABASE `gmd_probe_scratch_rights`');
+    await attempt('DROP DATABASE `gmd_probe_scratch_rights`');
+  } finally {
+    scratch.destroy();
+  }
+});
+
 test('an expression hidden in a default is dropped, never evaluated: that hour loads and nothing leaks', async () => {
   const id = txnIds.get('xpath')!;
   const txn = await txnRow(centre, id);
