@@ -182,7 +182,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   if (config) {
     config.site.name ??= hostname();
-    for (const urlKey of ['mysql.url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url']) {
+    for (const urlKey of ['mysql.url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url', 'api.url', 'centre.scratch_mysql_url']) {
       const value = getPath(config, urlKey);
       if (typeof value === 'string' && /^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(value)) {
         problems.push(`${urlKey}: contains a password; remove it from the URL and use the matching *_file key or environment variable`);
