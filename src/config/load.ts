@@ -182,11 +182,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   if (config) {
     config.site.name ??= hostname();
-    for (const urlKey of ['mysql.url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url', 'api.url', 'centre.scratch_mysql_url']) {
+    for (const urlKey of ['mysql.url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url']) {
       const value = getPath(config, urlKey);
       if (typeof value === 'string' && /^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(value)) {
         problems.push(`${urlKey}: contains a password; remove it from the URL and use the matching *_file key or environment variable`);
       }
+    }
+    if (/^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(config.api.url)) {
+      problems.push('api.url: contains a password; remove it from the URL: agents and tools authenticate with their token (agent.token_file, api.admin_token_file)');
     }
     // fetch() refuses a URL with user info, so a login there would fail every alert besides sitting in the config in clear.
     if (config.alerts.webhook_url && /^[a-z0-9+.-]+:\/\/[^/?#\s]*@/i.test(config.alerts.webhook_url)) {
