@@ -67,7 +67,7 @@ ${renderExitCodeTable()}
     const config = await loaded(command);
     if (options.dryRun) {
       const { runAgentDryRun, describeAgentDryRun } = await import('./commands/agent/dry-run.js');
-      printResult(await runAgentDryRun({ loaded: config }), options.json, describeAgentDryRun);
+      printResult(await runAgentDryRun({ loaded: config, cycle: options.cycle }), options.json, describeAgentDryRun);
       return;
     }
     const { runAgent, describeAgentRun } = await import('./commands/agent/run.js');
@@ -130,20 +130,20 @@ ${renderExitCodeTable()}
       worker
         .command(step)
         .description(description)
-        .requiredOption('--txn <id>', 'the transaction')
-        .addOption(new Option('--lease <token>', 'the lease the tick claimed for this worker').hideHelp()),
+        .requiredOption('--txn <id>', 'the transaction'),
       {
         what: 'Run by hand, it claims the step itself when it is pending or failed, exactly as a tick would.',
         when: 'launched by `jupiter tick`; by hand only to debug one transaction.',
         examples: [`ganymede worker ${step} --txn 42`],
       },
-    ).action(async (options: { txn: string; lease?: string }, command: Command) => {
+    ).action(async (options: { txn: string }, command: Command) => {
       const config = await loaded(command);
       const { parseTxnId } = await import('./commands/txn/show.js');
       const txnId = parseTxnId(options.txn);
       const { runWorkerStep } = await import('./worker/runtime.js');
       const work = await stepFunction(step);
-      await withStopSignal((signal) => runWorkerStep({ loaded: config, step, txnId, leaseToken: options.lease, signal }, work));
+      // The tick's lease comes in the environment (GANYMEDE_LEASE_TOKEN), never in argv.
+      await withStopSignal((signal) => runWorkerStep({ loaded: config, step, txnId, leaseToken: config.leaseToken, signal }, work));
     });
   }
   for (const [step, description] of [
@@ -155,18 +155,17 @@ ${renderExitCodeTable()}
         .command(step)
         .description(description)
         .addOption(cycleFlag().makeOptionMandatory())
-        .addOption(new Option('--lease <token>', 'the lease the tick claimed for this worker').hideHelp())
         .option('--force', step === 'send' ? 'send again a cycle that was already sent' : 'build the feed of a fed cycle again'),
       {
         what: step === 'feed' ? 'Per collection a gzip file (NDJSON or CSV, full state or the changes, by config) and manifest.json; the same warehouse gives the same bytes.' : 'Each file under a .part name, renamed once complete and its size checked; the manifest last. A sent cycle is not sent again unless --force.',
         when: 'launched by `jupiter tick` once every GEO of the hour is in the warehouse; by hand to replay.',
         examples: [`ganymede worker ${step} --cycle 2026-11-24T20`],
       },
-    ).action(async (options: { cycle: string; lease?: string; force?: boolean }, command: Command) => {
+    ).action(async (options: { cycle: string; force?: boolean }, command: Command) => {
       const config = await loaded(command);
       const { runCycleStep } = await import('./worker/runtime.js');
       const work = step === 'feed' ? (await import('./commands/worker/feed.js')).feedStep : (await import('./commands/worker/send.js')).sendStep;
-      if (options.force && !options.lease) {
+      if (options.force && !config.leaseToken) {
         const [{ withStateDb }, { resetCycleStep }, { parseCycle }] = await Promise.all([import('./commands/context.js'), import('./state/cycles.js'), import('./cycle.js')]);
         const cycleStart = parseCycle(options.cycle);
         const { auditCli } = await import('./commands/audit.js');
@@ -176,7 +175,7 @@ ${renderExitCodeTable()}
           });
         }
       }
-      await withStopSignal((signal) => runCycleStep({ loaded: config, step, cycle: options.cycle, leaseToken: options.lease, force: options.force, signal }, work));
+      await withStopSignal((signal) => runCycleStep({ loaded: config, step, cycle: options.cycle, leaseToken: config.leaseToken, force: options.force, signal }, work));
     });
   }
 
@@ -246,7 +245,7 @@ ${renderExitCodeTable()}
     program
       .command('api')
       .description('serve the status API (configuration, transaction log, status events)')
-      .option('--listen <host:port>', 'where to listen (default: api.listen, 127.0.0.1:8080)'),
+      .option('--listen <host:port>', 'where to listen (default: api.listen, 127.0.0.1:8080)', listenAddress),
     {
       what: 'Agents open, report on and close their transactions through it with their GEO token; operators and tools use the admin token.\nSIGTERM or SIGINT stops it gracefully.',
       when: 'always, as a service (see scripts/ for a systemd unit).',
@@ -254,7 +253,7 @@ ${renderExitCodeTable()}
     },
   ).action(async (options: { listen?: string }, command: Command) => {
     const { runApiServe } = await import('./commands/api/serve.js');
-    await runApiServe({ loaded: await loaded(command, { 'api.listen': options.listen }) });
+    await runApiServe({ loaded: await loaded(command, { 'api.listen': options.listen }), listenFromFlag: options.listen !== undefined });
   });
 
   // db
@@ -301,8 +300,8 @@ ${renderExitCodeTable()}
     try {
       result = await runCheck({ loaded: await loaded(command) });
     } catch (error) {
-      const { messageOf } = await import('./errors.js');
-      process.stdout.write(`GANYMEDE UNKNOWN - the check could not run: ${messageOf(error)}\n`);
+      const [{ messageOf }, { redact }, { printable }] = await Promise.all([import('./errors.js'), import('./log.js'), import('./render/printable.js')]);
+      process.stdout.write(`GANYMEDE UNKNOWN - the check could not run: ${printable(redact(messageOf(error)))}\n`);
       throw new GanymedeError(CheckStatus.unknown as ExitCodeValue, 'check: could not run');
     }
     printResult(result, options.json, describeCheck);
@@ -415,6 +414,13 @@ function positiveNumber(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new GanymedeError(ExitCode.usage, `${flag} ${value}: expected a positive number`);
   return n;
+}
+
+/** A wrong --listen is a usage error (exit 2), where the same mistake in api.listen is a configuration error. */
+function listenAddress(value: string): string {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65_535) throw new GanymedeError(ExitCode.usage, `--listen ${value}: expected host:port with a port up to 65535, e.g. 127.0.0.1:8080 or [::1]:8080`);
+  return value;
 }
 
 /**

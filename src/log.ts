@@ -1,5 +1,8 @@
 // One line per event on stderr, time-stamped, readable in a cron mail; `--log-format json` for shippers.
-// Every line passes through the secret filter: values registered by the config loader never leave the process.
+// Every line passes through the secret filter: values registered by the config loader never leave the process,
+// nor does a password or secret-looking parameter in any URL; and control characters a GEO may have put in
+// a value are shown as escapes, never sent raw to a terminal.
+import { printable, terminalSafeJson } from './render/printable.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
@@ -20,7 +23,38 @@ export function redact(text: string): string {
   for (const secret of secrets) {
     if (result.includes(secret)) result = result.split(secret).join('***');
   }
-  return result;
+  return redactUrlsIn(result);
+}
+
+/**
+ * Query parameters that carry a secret: key, sig, temp_url_sig, X-Amz-Signature, X-Amz-Credential,
+ * X-Amz-Security-Token, password, passwd, pwd, secret, client_secret, token, access_token, api_key …
+ */
+const secretParamName = /(?:^|[-_.])(?:key|sig|pwd)$|secret|passw|token|signature|credential|apikey/i;
+
+/**
+ * A URL as it may be shown: the password of its user info and the values of secret-looking query
+ * parameters become ***. The user, host, path and other parameters stay, so the address is still useful.
+ */
+export function redactUrl(url: string): string {
+  const withoutPassword = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:\s]*):[^/?#@\s]*@/i, '$1:***@');
+  return withoutPassword.replace(/([?&;])([^=&;#\s]+)=([^&;#\s]*)/g, (whole, separator: string, name: string, value: string) =>
+    value !== '' && secretParamName.test(safeDecode(name)) ? `${separator}${name}=***` : whole,
+  );
+}
+
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/** Every URL inside a text (a log line, an error from a library that quotes the URL it was given). */
+const urlInText = /[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+export function redactUrlsIn(text: string): string {
+  return text.includes('://') ? text.replace(urlInText, redactUrl) : text;
 }
 
 interface LoggerSettings {
@@ -50,12 +84,13 @@ function emit(level: LogLevel, component: string, message: string, fields: LogFi
   const present = Object.entries(fields).filter((entry): entry is [string, string | number | boolean | null] => entry[1] !== undefined);
   let line: string;
   if (settings.format === 'json') {
-    line = JSON.stringify({ time, level, component, message, ...Object.fromEntries(present) });
+    line = terminalSafeJson(redact(JSON.stringify({ time, level, component, message, ...Object.fromEntries(present) })));
   } else {
     const tail = present.map(([key, value]) => `${key}=${formatValue(value)}`).join(' ');
-    line = `${time} ${level.toUpperCase().padEnd(5)} ${component}: ${message}${tail ? ` ${tail}` : ''}`;
+    // The whole line: the message and every value may hold what a GEO sent.
+    line = printable(redact(`${time} ${level.toUpperCase().padEnd(5)} ${component}: ${message}${tail ? ` ${tail}` : ''}`));
   }
-  settings.write(`${redact(line)}\n`);
+  settings.write(`${line}\n`);
 }
 
 export interface Logger {

@@ -6,11 +6,15 @@ import { buildProgram } from './cli.js';
 import { GanymedeError, messageOf } from './errors.js';
 import { ExitCode } from './exit-codes.js';
 import { redact } from './log.js';
+import { printable } from './render/printable.js';
+
+/** Each line on its own: a message may quote a delivered name, whose newline or ESC must not pass for ours. */
+const printableLines = (lines: string[]) => lines.map((line) => printable(redact(line))).join('\n');
 
 function printError(error: GanymedeError): void {
   const lines = [`ganymede: ${error.message}`, ...error.details.map((detail) => `  - ${detail}`)];
   if (error.hint) lines.push(`  hint: ${error.hint}`);
-  process.stderr.write(`${redact(lines.join('\n'))}\n`);
+  process.stderr.write(`${printableLines(lines)}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!error.quiet) printError(error);
       return error.exitCode;
     }
-    process.stderr.write(redact(`ganymede: internal error: ${messageOf(error)}\n${(error as Error)?.stack ?? ''}\n`));
+    process.stderr.write(`${printableLines([`ganymede: internal error: ${messageOf(error)}`, ...((error as Error)?.stack ?? '').split('\n')])}\n`);
     process.stderr.write('ganymede: this is a bug; please report it with the lines above\n');
     return ExitCode.internal;
   }
@@ -56,7 +60,7 @@ if (isMainThread && (invokedDirectly || process.env.GANYMEDE_RUN_MAIN === '1')) 
   main(process.argv).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`ganymede: internal error: ${messageOf(error)}\n`);
+      process.stderr.write(`${printable(redact(`ganymede: internal error: ${messageOf(error)}`))}\n`);
       process.exit(ExitCode.internal);
     },
   );

@@ -1,7 +1,7 @@
 // What every command starts from: the loaded configuration, logging set up from it, and helpers that
 // open and always close the Ganymede database.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { configureLogging, createLogger, type LogFormat, type LogLevel } from '../log.js';
+import { configureLogging, createLogger, redactUrl, type LogFormat, type LogLevel } from '../log.js';
 import { secretKeys } from '../config/schema.js';
 import { openStateDb, type Db } from '../state/db.js';
 
@@ -22,7 +22,7 @@ export function loadForCommand(global: GlobalOptions, overrides: Record<string, 
   // Where each secret comes from (a file or a variable name), never its value; the settings hold only file paths.
   const sources = secretKeys.map((key) => [key, loaded.secretSource(key)] as const).filter(([, source]) => source !== undefined);
   log.debug(`read ${loaded.path ?? 'no config file'}; secrets from ${sources.length ? sources.map(([key, source]) => `${key} ← ${source}`).join(', ') : 'nowhere'}`);
-  log.debug(`settings: ${JSON.stringify(loaded.config, (key, value: unknown) => (key === 'webhook_url' && typeof value === 'string' ? maskedUrl(value) : value))}`);
+  log.debug(`settings: ${JSON.stringify(loaded.config, (key, value: unknown) => (typeof value === 'string' && value.includes('://') ? shownUrl(key, value) : value))}`);
   return loaded;
 }
 
@@ -35,8 +35,12 @@ export async function withStateDb<T>(loaded: LoadedConfig, work: (db: Db) => Pro
   }
 }
 
-/** A webhook URL often carries its secret in the path (Slack, Teams): shown as its origin only. */
-function maskedUrl(text: string): string {
+/**
+ * A URL setting as the settings line shows it: without its password or secret-looking parameters (an
+ * archive.url with ?key=…); a webhook URL often carries its secret in the path (Slack, Teams), so of it only the origin.
+ */
+function shownUrl(key: string, text: string): string {
+  if (key !== 'webhook_url') return redactUrl(text);
   try {
     return `${new URL(text).origin}/…`;
   } catch {

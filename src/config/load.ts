@@ -11,8 +11,13 @@ import { configSchema, secretKeys, type Config, type SecretKey } from './schema.
 
 export const defaultConfigPath = '/etc/ganymede/ganymede.json';
 const envPrefix = 'GANYMEDE_';
-/** Environment variables that are not settings: where the file is, and the test rig's own. */
-const envNotSettings = [/^GANYMEDE_CONFIG$/, /^GANYMEDE_TEST_/];
+/**
+ * The lease `jupiter tick` claimed for the worker it starts: handed over in the environment, which only
+ * the worker's user can read, never in argv, which /proc shows every user.
+ */
+export const leaseTokenEnv = 'GANYMEDE_LEASE_TOKEN';
+/** Environment variables that are not settings: where the file is, the worker's lease, and the test rig's own. */
+const envNotSettings = [/^GANYMEDE_CONFIG$/, new RegExp(`^${leaseTokenEnv}$`), /^GANYMEDE_TEST_/];
 /** Files that hold private material besides the secrets: checked for existence and mode at start. */
 const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'glassbeam.key_file', 'archive.key_file', 'api.tls.key_file', 'api.client_key_file'];
 
@@ -31,6 +36,8 @@ export interface LoadedConfig {
   secret(key: SecretKey): string | undefined;
   /** Where each secret came from, for `config check`: an environment variable or a file, never the value. */
   secretSource(key: SecretKey): string | undefined;
+  /** A worker started by `jupiter tick`: the lease it was given (GANYMEDE_LEASE_TOKEN); run by hand, none. */
+  leaseToken: string | undefined;
 }
 
 type LeafKind = 'string' | 'number' | 'boolean' | 'list' | 'json';
@@ -181,6 +188,13 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
         problems.push(`${urlKey}: contains a password; remove it from the URL and use the matching *_file key or environment variable`);
       }
     }
+    if (/^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(config.api.url)) {
+      problems.push('api.url: contains a password; remove it from the URL: agents and tools authenticate with their token (agent.token_file, api.admin_token_file)');
+    }
+    // fetch() refuses a URL with user info, so a login there would fail every alert besides sitting in the config in clear.
+    if (config.alerts.webhook_url && /^[a-z0-9+.-]+:\/\/[^/?#\s]*@/i.test(config.alerts.webhook_url)) {
+      problems.push('alerts.webhook_url: contains a login (user:password@), which URLs must not; give the URL without it; a receiver that needs a secret takes it in its path (as Slack and Teams do; logs show only the origin), and GANYMEDE_ALERTS_WEBHOOK_URL keeps such a URL out of the config file');
+    }
     for (const key of secretKeys) {
       if (secretValues.has(key)) continue;
       const file = getPath(config, `${key}_file`);
@@ -195,6 +209,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   for (const { value } of secretValues.values()) registerSecret(value);
+  const leaseToken = env[leaseTokenEnv] || undefined;
+  registerSecret(leaseToken);
 
   if (problems.length > 0 || !config) {
     throw configError(`the configuration has ${problems.length} problem${problems.length === 1 ? '' : 's'}${fileRead ? ` (${fileRead})` : ''}`, {
@@ -207,6 +223,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     path: fileRead,
     secret: (key) => secretValues.get(key)?.value,
     secretSource: (key) => secretValues.get(key)?.source,
+    leaseToken,
   };
 }
 

@@ -6,7 +6,9 @@ import { mappingsSchema } from '../warehouse/mappings.js';
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080')
+  // Only a well-formed host:port gets this check, so a malformed one is reported once.
+  .refine((value) => !/:\d{1,5}$/.test(value) || Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535, 'the port must be at most 65535');
 const mysqlUrl = z.string().regex(/^mysql:\/\/[^\s]+$/, 'expected mysql://user@host:port/database');
 const mongodbUrl = z.string().regex(/^mongodb(\+srv)?:\/\/[^\s]+$/, 'expected mongodb://host:port');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'expected http(s)://host:port');

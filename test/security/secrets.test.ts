@@ -104,6 +104,20 @@ function secrets(): Secret[] {
   return found;
 }
 
+function centreDatabase(): string {
+  const centre = JSON.parse(readFileSync(join(dir, 'centre.json'), 'utf8')) as { mysql: { url: string } };
+  return new URL(centre.mysql.url).pathname.slice(1);
+}
+
+/** The leases the ticks gave their workers: each lets its holder settle a step, so it is a secret too. */
+async function leaseTokens(): Promise<Secret> {
+  const query = await execa('mysql', ['-h', '127.0.0.1', '-u', 'root', '-N', '-e', 'SELECT lease_token FROM step_attempts', centreDatabase()], { reject: false });
+  assert.equal(query.exitCode, 0, query.stderr);
+  const needles = query.stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  assert.ok(needles.length > 10 && needles.every((needle) => needle.length >= 16), `lease tokens: ${needles.length}`);
+  return { label: 'a lease token', file: '', needles };
+}
+
 function filesUnder(path: string): string[] {
   return readdirSync(path, { withFileTypes: true }).flatMap((entry) => {
     const full = join(path, entry.name);
@@ -120,8 +134,7 @@ async function haystack(secretFiles: Set<string>): Promise<Array<{ where: string
     const content = file.endsWith('.gz') ? gunzipSync(raw) : raw;
     return { where: relative(dir, file).startsWith('..') ? file : relative(dir, file), content };
   });
-  const centre = JSON.parse(readFileSync(join(dir, 'centre.json'), 'utf8')) as { mysql: { url: string } };
-  const database = new URL(centre.mysql.url).pathname.slice(1);
+  const database = centreDatabase();
   const dump = await execa('mysqldump', ['-h', '127.0.0.1', '-u', 'root', '--skip-extended-insert', database], { encoding: 'buffer', reject: false });
   assert.equal(dump.exitCode, 0, `mysqldump ${database}`);
   items.push({ where: `mysqldump of ${database}`, content: Buffer.from(dump.stdout) });
@@ -136,11 +149,11 @@ test('the secrets test searches what a debug-level cycle wrote: worker, API and 
   assert.match(text(/^centre\/log\//), / DEBUG worker decrypt: decrypt of transaction \d+: step \d+/, 'worker logs at debug level');
   assert.match(text(/^api\.log$/), / DEBUG config: read \S+centre\.json; secrets from api\.admin_token/, 'the API at debug level');
   assert.match(text(/^cli\.log$/), / DEBUG api client: GET http:\/\/127\.0\.0\.1:\d+\/v1\/centre-keys 200/, 'the agents at debug level');
-  assert.match(text(/^cli\.log$/), / DEBUG tick: spawned \S+ \S+ --config \S+ worker load --txn \d+ --lease \S+ as pid \d+; inherits .*GANYMEDE_LOGGING_LEVEL/, 'the tick at debug level');
+  assert.match(text(/^cli\.log$/), / DEBUG tick: spawned \S+ \S+ --config \S+ worker load --txn \d+ as pid \d+; inherits .*GANYMEDE_LOGGING_LEVEL/, 'the tick at debug level');
   assert.ok(items.some((item) => /\.ndjson\.gz$/.test(item.where)), 'the feed sent to Glassbeam');
   assert.ok(items.some((item) => /^archive\//.test(item.where)), 'the archive');
   assert.match(text(/^mysqldump/), /INSERT INTO `events`/, 'the status events in the database');
-  assert.match(text(/^the command lines/), /ganymede --config \S+ worker (decrypt|load|etl) --txn \d+ --lease/, "the workers' command lines were sampled");
+  assert.match(text(/^the command lines/), /ganymede --config \S+ worker (decrypt|load|etl) --txn \d+$/m, "the workers' command lines were sampled");
   // The search finds a secret where one is: each secret's own file holds it, and a token planted in a
   // log (gzip'd, as logrotate leaves it) and a private key line in a work file are reported.
   const all = secrets();
@@ -176,4 +189,10 @@ test('no token, password or private key appears in any log, work file, inbox, fe
   assert.deepEqual(leaks(items, all), []);
   assert.ok(items.length > 40, `searched ${items.length} files and dumps`);
   assert.ok(statSync(join(dir, 'centre', 'log')).isDirectory());
+});
+
+test('no lease token a tick gave its worker appears in any command line, log, work file or console line (only in the database that issued it)', async () => {
+  const all = secrets();
+  const items = (await haystack(new Set(all.map((secret) => secret.file)))).filter((item) => !item.where.startsWith('mysqldump'));
+  assert.deepEqual(leaks(items, [await leaseTokens()]), []);
 });

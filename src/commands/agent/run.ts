@@ -52,10 +52,23 @@ export function deliveryFileName(geo: string, cycle: string, delivery: number, c
   return `${geo}_${cycle}_d${delivery}.tar.${compression === 'zstd' ? 'zst' : 'gz'}.gpg`;
 }
 
-function requireAgentSettings(loaded: LoadedConfig): void {
+export function requireAgentSettings(loaded: LoadedConfig): void {
   const keys = ['agent.geo', 'agent.token', 'agent.source.url', 'agent.signing_key_file', 'agent.centre_public_key_file', 'agent.inbox'];
   if (loaded.config.agent.inbox?.startsWith('sftp:')) keys.push('agent.sftp_key_file');
   requireSettings(loaded, keys, '`agent run`');
+}
+
+/** The hour to deliver: --cycle, or the current one. */
+export function cycleToRun(text: string | undefined): Date {
+  const cycleStart = text === undefined ? cycleOf(new Date()) : parseCycle(text);
+  if (!cycleStart) throw usageError(`--cycle ${text}: not a UTC hour`, 'write it as YYYY-MM-DDTHH, e.g. 2026-11-24T20');
+  return cycleStart;
+}
+
+/** The central inbox (agent.inbox); opening checks the location, key and host-key pin without connecting. */
+export function openInbox(loaded: LoadedConfig): Promise<Transport> {
+  const { agent } = loaded.config;
+  return openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, fileMode: Number.parseInt(agent.inbox_file_mode, 8), ...hostKeyPin(agent.inbox_host_key) });
 }
 
 function spaceError(error: unknown, workDir: string): unknown {
@@ -74,9 +87,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   requireAgentSettings(loaded);
   const { agent } = loaded.config;
   const geo = agent.geo!;
-  const cycleStart = options.cycle === undefined ? cycleOf(new Date()) : parseCycle(options.cycle);
-  if (!cycleStart) throw usageError(`--cycle ${options.cycle}: not a UTC hour`, 'write it as YYYY-MM-DDTHH, e.g. 2026-11-24T20');
-  const cycle = formatCycle(cycleStart);
+  const cycle = formatCycle(cycleToRun(options.cycle));
   const workDir = agentWorkDir(loaded.config);
   const log = createLogger('agent', { geo, cycle });
   const started = Date.now();
@@ -106,7 +117,7 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   // The dump's worker starts now, so that it connects and opens the snapshot during steps 1 and 2.
   const dump = await prepareSourceDump(loaded);
   try {
-    transport = await openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, fileMode: Number.parseInt(agent.inbox_file_mode, 8), ...hostKeyPin(agent.inbox_host_key) });
+    transport = await openInbox(loaded);
     await removeStaleSpools(workDir);
     events.start();
     const { signingKey, centreKey } = await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);

@@ -1,5 +1,5 @@
 // `ganymede api`: serves the status API until SIGTERM or SIGINT, then drains and exits 0.
-import { configError, unreachableError } from '../../errors.js';
+import { configError, unreachableError, usageError } from '../../errors.js';
 import { getPath, type LoadedConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../log.js';
@@ -14,6 +14,8 @@ export interface ApiServeOptions {
   /** Resolves when the server should stop; defaults to the first SIGTERM or SIGINT. */
   stopSignal?: Promise<unknown>;
   onListening?: (address: { host: string; port: number; tls: boolean }) => void;
+  /** The address came from --listen: a host that cannot be listened on is then a usage error (exit 2). */
+  listenFromFlag?: boolean;
 }
 
 export interface ApiSecuritySettings {
@@ -98,7 +100,9 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw unreachableError(`cannot listen on ${config.api.listen}: the address is in use`, 'is another `ganymede api` running? change api.listen');
-      throw configError(`cannot listen on ${config.api.listen}: ${code ?? (error as Error).message}`, { hint: 'check api.listen' });
+      const why = code ?? (error as Error).message;
+      if (options.listenFromFlag) throw usageError(`--listen ${config.api.listen}: cannot listen there (${why})`, 'give a host:port of this machine, e.g. 127.0.0.1:8080');
+      throw configError(`cannot listen on ${config.api.listen}: ${why}`, { hint: 'check api.listen' });
     }
     const reason = await stopSignal;
     log.info(`stopping (${String(reason)}): finishing requests in flight`);

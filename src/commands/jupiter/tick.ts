@@ -5,7 +5,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import type { LoadedConfig } from '../../config/load.js';
-import { centreDirs, requireSettings } from '../../config/load.js';
+import { centreDirs, leaseTokenEnv, requireSettings } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
 import { createLogger } from '../../log.js';
 import { messageOf } from '../../errors.js';
@@ -38,18 +38,29 @@ export function logPathFor(loaded: LoadedConfig, claim: Pick<Claim, 'txnId' | 'c
   return join(centreDirs(loaded.config).logs, cycle, claim.txnId === null ? 'cycle.log' : `txn-${claim.txnId}.log`);
 }
 
+/** The worker's command line: public (any user's `ps` shows it), so it names the work and carries no secret. */
+export function workerArgs(loaded: LoadedConfig, claim: Pick<Claim, 'name' | 'txnId' | 'cycleStart'>): string[] {
+  const args = [ganymedeBin(), ...(loaded.path ? ['--config', loaded.path] : []), 'worker', claim.name];
+  args.push(...(claim.txnId === null ? ['--cycle', formatCycle(claim.cycleStart)] : ['--txn', String(claim.txnId)]));
+  return args;
+}
+
+/** The tick's environment plus the claimed lease: /proc/<pid>/environ is readable by the worker's user only. */
+export function workerEnv(claim: Pick<Claim, 'leaseToken'>): NodeJS.ProcessEnv {
+  return { ...process.env, [leaseTokenEnv]: claim.leaseToken };
+}
+
 /** Launches `ganymede worker <step>` detached, appending its output to logPath; the tick does not wait for it. */
 export function processLauncher(loaded: LoadedConfig): Launcher {
   return (claim, logPath) => {
     mkdirSync(join(logPath, '..'), { recursive: true, mode: 0o700 });
-    const args = [ganymedeBin(), ...(loaded.path ? ['--config', loaded.path] : []), 'worker', claim.name];
-    args.push(...(claim.txnId === null ? ['--cycle', formatCycle(claim.cycleStart)] : ['--txn', String(claim.txnId)]), '--lease', claim.leaseToken);
+    const args = workerArgs(loaded, claim);
     // The log file's descriptor goes to the worker itself: output routed through the tick would break
     // (and kill the worker) the moment the short-lived tick exits.
     const fd = openSync(logPath, 'a', 0o600);
     try {
       // node's spawn, not execa: execa's typings take no raw descriptor for stdout/stderr.
-      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
+      const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: workerEnv(claim) });
       child.unref();
       // The worker inherits the environment: its GANYMEDE_* names (never values) say which settings came from there.
       const inherited = Object.keys(process.env).filter((name) => name.startsWith('GANYMEDE_'));

@@ -20,7 +20,9 @@ export async function runKeysGenerate(options: KeysGenerateOptions): Promise<Key
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(options.name)) throw usageError(`"${options.name}" is not a key name: use letters, digits, _ . - (1-64)`);
   const publicKeyFile = join(options.outDir, `${options.name}.pub.asc`);
   const privateKeyFile = join(options.outDir, `${options.name}.key.asc`);
-  await mkdir(options.outDir, { recursive: true, mode: 0o700 });
+  await mkdir(options.outDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+    throw outDirError(error, options);
+  });
   // Both files are claimed before the keys exist, so an existing key is never overwritten nor left half replaced.
   const claimed: string[] = [];
   const handles = [];
@@ -45,4 +47,17 @@ export async function runKeysGenerate(options: KeysGenerateOptions): Promise<Key
   } finally {
     await Promise.all(handles.map((handle) => handle.close().catch(() => undefined)));
   }
+}
+
+/** --out names a directory; a file there (or on the way to it) is left alone and named. */
+function outDirError(error: unknown, options: KeysGenerateOptions): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EEXIST' || code === 'ENOTDIR') {
+    return usageError(
+      `--out ${options.outDir}: ${code === 'EEXIST' ? 'is a file, not a directory' : 'a part of this path is a file, not a directory'}; nothing was written`,
+      `--out is the directory that receives ${options.name}.key.asc and ${options.name}.pub.asc (made if missing): give another path, or move that file away`,
+    );
+  }
+  if (code) return configError(`cannot create the key directory ${options.outDir}: ${code}`, { hint: 'check the path and that this user may write there' });
+  return error;
 }
