@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { renderTable } from '../../render/table.js';
 import { paint } from '../../render/style.js';
-import { probeApi, probeLocalDir, probeMongo, probeMysql, probeSftp, type ProbeOutcome } from './probes.js';
+import { probeApi, probeLocalDir, probeMongo, probeMysql, probeScratchMysql, probeSftp, type ProbeOutcome } from './probes.js';
 
 export interface CheckRow {
   target: string;
@@ -35,7 +35,16 @@ export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Prom
   const timeoutMs = Math.min(config.mysql.connect_timeout_ms, 10_000);
   const probes: Array<{ target: string; address: string; probe: () => Promise<ProbeOutcome> }> = [];
   if (config.mysql.url) {
-    probes.push({ target: 'ganymede mysql', address: showAddress(config.mysql.url), probe: () => probeMysql(config.mysql.url!, 'mysql.url', loaded.secret('mysql.password'), timeoutMs, true) });
+    // A central host without a scratch user of its own loads what GEOs deliver as the Ganymede user: said, not failed.
+    const sharedUser = config.centre.private_key_file !== undefined && config.centre.scratch_mysql_url === undefined;
+    const probe = async () => {
+      const outcome = await probeMysql(config.mysql.url!, 'mysql.url', loaded.secret('mysql.password'), timeoutMs, true);
+      return sharedUser ? { note: `${outcome.note}; loads run as this user too (set centre.scratch_mysql_url: README, "Least privilege")` } : outcome;
+    };
+    probes.push({ target: 'ganymede mysql', address: showAddress(config.mysql.url), probe });
+  }
+  if (config.centre.scratch_mysql_url) {
+    probes.push({ target: 'scratch mysql', address: showAddress(config.centre.scratch_mysql_url), probe: () => probeScratchMysql(loaded) });
   }
   if (config.mongodb.url) {
     probes.push({ target: 'mongodb', address: showAddress(config.mongodb.url), probe: () => probeMongo(config.mongodb.url!, loaded.secret('mongodb.password'), config.mongodb.connect_timeout_ms) });

@@ -5,6 +5,7 @@ import { messageOf } from '../../errors.js';
 import { describeMysqlError } from '../../state/mysql-errors.js';
 import { parseMysqlUrl } from '../../state/db.js';
 import { readSchemaVersion, latestSchemaVersion } from '../../state/migrate.js';
+import type { LoadedConfig } from '../../config/load.js';
 
 export interface ProbeOutcome {
   note?: string;
@@ -26,6 +27,28 @@ export async function probeMysql(url: string, key: string, password: string | un
     throw describeMysqlError(error, 'MySQL', target.address, key, key === 'mysql.url' ? undefined : `check the database name in ${key}`);
   } finally {
     await connection?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The scratch user loads what GEOs deliver: it must not reach the Ganymede database. information_schema lists
+ * only the schemas a user has rights on, so the Ganymede schema showing there is the finding.
+ */
+export async function probeScratchMysql(loaded: LoadedConfig): Promise<ProbeOutcome> {
+  const { connectScratch } = await import('../../worker/scratch-db.js');
+  const ganymede = loaded.config.mysql.url ? parseMysqlUrl(loaded.config.mysql.url, 'mysql.url').database : undefined;
+  const connection = await connectScratch(loaded);
+  try {
+    const [[version]] = (await connection.promise().query({ sql: 'SELECT VERSION()', rowsAsArray: true })) as unknown as [[[string]]];
+    if (ganymede) {
+      const [seen] = (await connection.promise().query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [ganymede])) as unknown as [unknown[]];
+      if (seen.length > 0) {
+        throw new Error(`this user has rights on the Ganymede database ${ganymede}: give loads a user of their own with rights on gmd\\_% only (README, "Least privilege")`);
+      }
+    }
+    return { note: `${version[0]}, no rights on the Ganymede database` };
+  } finally {
+    connection.destroy();
   }
 }
 
