@@ -70,6 +70,8 @@ export const configSchema = z.strictObject({
       allow_insecure: z.boolean().default(false),
       /** Failed authentications per source address before 429; 0 turns the limit off. */
       auth_failure_limit: z.number().int().min(0).max(10_000).default(10),
+      /** Failed authentications from all addresses together per window before every wrong token gets 429; 0 turns it off. */
+      auth_failure_global_limit: z.number().int().min(0).max(1_000_000).default(100),
       auth_failure_window_ms: positiveInt.min(1_000).default(60_000),
       tls: z
         .strictObject({
