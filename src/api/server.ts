@@ -79,7 +79,8 @@ async function handle({ options, limiter }: ServerState, target: RequestTarget, 
 
 /** The reply to a request whose handling threw: 4xx for what the client did wrong, 503 or 500 otherwise. */
 function replyToError(options: ApiServerOptions, request: IncomingMessage, response: ServerResponse, error: unknown, target: string): void {
-  if (request.socket.destroyed && !(error instanceof HttpError)) {
+  // request.socket is gone once the body stream was destroyed (a 413 mid-body); the response's is what matters.
+  if ((!response.socket || response.socket.destroyed) && !(error instanceof HttpError)) {
     // The client went away mid-request (its body cut short): nobody is left to answer.
     options.log.warn(`${request.method} ${target}: the client closed the connection before the reply (${(error as { code?: string }).code ?? messageOf(error)})`);
     return;
