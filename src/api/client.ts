@@ -189,7 +189,7 @@ export class ApiClient {
   }
 
   postEvents(txnId: number, events: ApiEvent[]) {
-    return this.request<{ received: number; stored: number }>('POST', `/v1/transactions/${txnId}/events`, { events });
+    return this.request<{ received: number; stored: number; dropped?: number }>('POST', `/v1/transactions/${txnId}/events`, { events });
   }
 
   closeTransaction(txnId: number, file: { name: string; size: number; sha256: string }) {

@@ -5,11 +5,11 @@ import { parseCycle } from '../cycle.js';
 import * as geos from '../state/geos.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
-import { recordEvents } from '../state/events.js';
 import { listCentreKeys } from '../state/centre-keys.js';
 import { type Principal, requireAdmin, requireGeo } from './auth.js';
 import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
+import type { EventWriter } from './event-limits.js';
 
 export interface RouteContext {
   db: Db;
@@ -18,6 +18,9 @@ export interface RouteContext {
   query: URLSearchParams;
   body: () => Promise<unknown>;
   maxEventsPerRequest: number;
+  events: EventWriter;
+  /** How many hours back a GEO's token may open an hour it has no transaction for; no bound when absent. */
+  maxBackfillHours?: number | undefined;
 }
 
 export interface RouteResult {
@@ -145,12 +148,14 @@ route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: await 
 route('POST', '/v1/transactions/:id/events', async (context) => {
   const body = parseWith(schemas.eventsBody(context.maxEventsPerRequest), await context.body());
   const txn = await visibleTxn(context);
-  const stored = await recordEvents(
-    context.db,
-    { txnId: txn.id, geoId: txn.geoId, source: context.principal.kind === 'geo' ? 'agent' : 'admin' },
-    body.events.map((event) => ({ ...event, at: new Date(event.at) })),
-  );
-  return ok({ received: body.events.length, stored });
+  const { stored, dropped } = await context.events.store({
+    txnId: txn.id,
+    geoId: txn.geoId,
+    geoName: txn.geo,
+    source: context.principal.kind === 'geo' ? 'agent' : 'admin',
+    events: body.events.map((event) => ({ ...event, at: new Date(event.at) })),
+  });
+  return ok({ received: body.events.length, stored, ...(dropped > 0 ? { dropped } : {}) });
 });
 
 route('POST', '/v1/transactions/:id/close', async (context) => {

@@ -16,6 +16,7 @@ import { renderMetrics, type RequestStats } from './prometheus.js';
 import { AuthFailureLimiter, sourceAddressOf, type AuthFailureLimitOptions } from './rate-limit.js';
 import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
 import { loggableTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
+import { EventWriter, type EventLimits } from './event-limits.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -32,6 +33,10 @@ export interface ApiServerOptions {
   tlsServerOptions?: HttpsServerOptions | undefined;
   /** Failed authentications allowed per source address; no limit when absent. */
   authFailures?: AuthFailureLimitOptions | undefined;
+  /** Stored events per transaction and per GEO and minute; defaultEventLimits when absent. */
+  eventLimits?: EventLimits | undefined;
+  /** How many hours back a GEO's token may open an hour (centre.max_backfill_hours); no bound when absent. */
+  maxBackfillHours?: number | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -39,6 +44,7 @@ export type ApiServer = HttpServer | HttpsServer;
 interface ServerState {
   options: ApiServerOptions;
   limiter: AuthFailureLimiter | undefined;
+  events: EventWriter;
 }
 
 const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'ER_CON_COUNT_ERROR', 'ECONNRESET', 'ER_SERVER_SHUTDOWN']);
@@ -48,7 +54,7 @@ interface Caller {
   principal?: Principal | undefined;
 }
 
-async function handle({ options, limiter }: ServerState, target: RequestTarget, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
+async function handle({ options, limiter, events }: ServerState, target: RequestTarget, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
   const method = request.method ?? 'GET';
   const { pathname } = target;
   if (pathname === '/metrics' && method === 'GET') {
@@ -72,6 +78,8 @@ async function handle({ options, limiter }: ServerState, target: RequestTarget, 
     query: target.query,
     body: () => readJsonBody(request, options.maxBodyBytes),
     maxEventsPerRequest: options.maxEventsPerRequest,
+    events,
+    maxBackfillHours: options.maxBackfillHours,
   });
   if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);
@@ -165,7 +173,11 @@ const stopping = new WeakSet<ApiServer>();
 const inFlight = new WeakMap<ApiServer, Set<ServerResponse>>();
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
-  const state: ServerState = { options, limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined };
+  const state: ServerState = {
+    options,
+    limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined,
+    events: new EventWriter(options.db, options.eventLimits),
+  };
   const timeouts = { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs };
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     // While draining, every reply closes its connection, so a keep-alive client cannot hold the stop up.

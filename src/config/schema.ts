@@ -82,6 +82,10 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       max_events_per_request: positiveInt.max(10_000).default(500),
+      /** Stored events per transaction; later ones are dropped (the reply counts them) and one note says so. */
+      max_events_per_txn: positiveInt.max(1_000_000).default(5_000),
+      /** Events one GEO may store per minute; past it 429 with Retry-After. */
+      max_events_per_geo_per_minute: positiveInt.max(1_000_000).default(1_200),
       request_timeout_ms: positiveInt.default(15_000),
     })
     .prefault({}),
@@ -128,6 +132,8 @@ export const configSchema = z.strictObject({
       retry_base_ms: positiveInt.default(30_000),
       scratch_mysql_url: mysqlUrl.optional(),
       cycle_deadline_minutes: positiveInt.default(45),
+      /** How many hours back a GEO's token may open an hour it has no transaction for; older needs the admin token. */
+      max_backfill_hours: positiveInt.default(72),
     })
     .prefault({}),
   glassbeam: z

@@ -79,3 +79,22 @@ export async function listEvents(db: Db, txnId: number, limit = 500): Promise<St
     message: row.message ?? undefined,
   }));
 }
+
+/** Events stored for a transaction, whoever sent them. */
+export async function countTxnEvents(db: Db, txnId: number): Promise<number> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM events WHERE txn_id = ?', [txnId]);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Events a GEO's `source` stored within the last windowMs, by the database's clock, and how long until
+ * the oldest of them leaves the window (ms; 0 when there are none).
+ */
+export async function countRecentEvents(db: Db, geoId: number, source: string, windowMs: number): Promise<{ count: number; oldestLeavesInMs: number }> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), MIN(received_at) + INTERVAL ? MICROSECOND) AS wait_us
+     FROM events WHERE geo_id = ? AND source = ? AND received_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`,
+    [windowMs * 1000, geoId, source, windowMs * 1000],
+  );
+  return { count: Number(rows[0]!.n), oldestLeavesInMs: Math.max(0, Math.ceil(Number(rows[0]!.wait_us ?? 0) / 1000)) };
+}

@@ -91,6 +91,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     adminToken,
     maxBodyBytes: config.api.max_body_bytes,
     maxEventsPerRequest: config.api.max_events_per_request,
+    eventLimits: { maxEventsPerTxn: config.api.max_events_per_txn, maxEventsPerGeoPerMinute: config.api.max_events_per_geo_per_minute },
+    maxBackfillHours: config.centre.max_backfill_hours,
     requestTimeoutMs: config.api.request_timeout_ms,
   });
   try {
