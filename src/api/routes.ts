@@ -72,6 +72,23 @@ const futureCycleToleranceMs = 5 * 60_000;
 
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 
+/**
+ * A GEO's token opens hours back to centre.max_backfill_hours; an older hour needs the admin token, so a
+ * stolen token cannot fill the centre with hours from years ago. Its own older hours that exist already
+ * (opened by the admin, or re-delivered) it may open again: that harms nothing but them.
+ */
+async function refuseOldHourForGeo(context: RouteContext, geo: geos.Geo, cycle: Date, text: string): Promise<void> {
+  const { maxBackfillHours } = context;
+  if (context.principal.kind !== 'geo' || maxBackfillHours === undefined) return;
+  if (cycle.getTime() >= Date.now() - maxBackfillHours * 3_600_000) return;
+  if (await txns.hasTransaction(context.db, geo.id, cycle)) return;
+  throw new HttpError(
+    403,
+    `field "cycle": ${text} is more than ${maxBackfillHours} hours back (centre.max_backfill_hours); a GEO's token cannot open an hour that old: an operator opens it first with the admin token (POST /v1/geos/${geo.name}/transactions), then the agent can deliver it`,
+    'cycle',
+  );
+}
+
 function txnId(params: Record<string, string>): number {
   const id = Number(params.id);
   if (!Number.isSafeInteger(id) || id <= 0) throw new HttpError(400, `"${params.id}" is not a transaction id`);
@@ -138,6 +155,7 @@ route('POST', '/v1/geos/:geo/transactions', async (context) => {
   if (cycle.getTime() > Date.now() + futureCycleToleranceMs) {
     throw new HttpError(400, `field "cycle": ${body.cycle} is in the future; check the clock of the agent's host`, 'cycle');
   }
+  await refuseOldHourForGeo(context, geo, cycle, body.cycle);
   const outcome = await txns.openTransaction(context.db, geo.id, cycle, { force: body.force, agentHost: body.agentHost });
   if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: outcome.txn } });
   return ok({ transaction: outcome.txn, created: outcome.created }, outcome.created ? 201 : 200);

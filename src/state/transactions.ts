@@ -54,6 +54,12 @@ export async function getTransaction(db: Db | mysql.Connection, id: number, forU
   return rows[0] ? toTransaction(rows[0]) : undefined;
 }
 
+/** Whether a GEO has a transaction for the hour, in whatever state. */
+export async function hasTransaction(db: Db, geoId: number, cycleStart: Date): Promise<boolean> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT 1 FROM transactions WHERE geo_id = ? AND cycle_start = ?', [geoId, cycleStart]);
+  return rows.length > 0;
+}
+
 export interface TxnFilter {
   geo?: string | undefined;
   state?: TxnState | undefined;
