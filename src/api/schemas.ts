@@ -42,10 +42,8 @@ const armoredKey = z
 export const openTransactionBody = z.strictObject({
   cycle: cycleText,
   force: z.boolean().optional(),
-  // A host name has no control characters: refused, rather than stored for a terminal to act on later.
-  agentHost: boundedText(191)
-    .refine((text) => !/[\u0000-\u001f\u007f-\u009f]/.test(text), 'a host name without control characters')
-    .optional(),
+  // Stored exactly as sent, control characters included: whatever prints it escapes them.
+  agentHost: boundedText(191).optional(),
 });
 
 export const statusEvent = z.strictObject({

@@ -1,7 +1,7 @@
 // What a GEO sends is stored as sent or refused with a 400 naming the field, never stored changed: an
 // event time outside 2000 … a day from now was once stored as 0000-00-00 (INSERT IGNORE) and broke
-// `txn show`; a long message is cut to its column with a note; a host name with control characters or a
-// lone surrogate escape is refused. And the state module no longer hides a bad value behind IGNORE.
+// `txn show`; a long message is cut to its column with a note; a lone surrogate escape is refused (it would
+// be stored as U+FFFD). And the state module no longer hides a bad value behind IGNORE.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type mysql from 'mysql2/promise';
@@ -67,16 +67,20 @@ test('a message longer than its column is stored cut to 1000 characters, saying 
   assert.equal(same[0]!.message, exact, 'a message that fits is stored as sent');
 });
 
-test('a host name with control characters or a lone surrogate escape is refused; an ordinary one is stored as sent', async () => {
+test('a host name is stored exactly as sent, control characters included; a lone surrogate escape is refused, not stored as U+FFFD', async () => {
   const raw = (agentHost: string) => send(api.url, 'POST', '/v1/geos/client/transactions', { token: geo.token, raw: `{"cycle":"${recentCycle()}","agentHost":${agentHost}}` });
-  for (const agentHost of ['"host\\u001b[2J\\u001b[H all done"', '"bell\\u0007"', '"cr\\rlf"', '"del\\u007f"', '"\\ud800"']) {
+  for (const agentHost of ['"\\ud800"', '"host\\udc00"']) {
     const reply = await raw(agentHost);
     assert.equal(reply.status, 400, `${agentHost}: ${reply.text}`);
     assert.equal(reply.body.field, 'agentHost');
+    assert.match(reply.body.error, /valid Unicode \(no lone surrogate escapes\)/);
   }
-  const shown = await raw('"agent-1.example.com"');
-  assert.equal(shown.status, 201, shown.text);
-  assert.equal(shown.body.transaction.agentHost, 'agent-1.example.com');
+  for (const agentHost of ['agent-1.example.com', 'host\u001b[2J\u0007 \u{1F600}']) {
+    const shown = await raw(JSON.stringify(agentHost));
+    assert.equal(shown.status, 201, shown.text);
+    const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT agent_host FROM transactions WHERE id = ?', [shown.body.transaction.id]);
+    assert.equal(rows[0]!.agent_host, agentHost);
+  }
 });
 
 test('the state module stores replays once but lets every other bad value fail instead of storing it changed', async () => {

@@ -108,7 +108,7 @@ export function endpoints(options: { geo: string; txnId: number; publicKey: stri
       fields: {
         cycle: [missing, ...notAString, '', '2026-03-01', '2026-03-01T5', '2026-03-01T24', '2026-02-30T00', '2026-13-01T00', '2026-03-01T05:00:00Z', ' 2026-03-01T05', hugeText()],
         force: notABoolean,
-        agentHost: [...notAString, 'h'.repeat(192), hugeText(), 'host\u001b[2J', 'bell\u0007', '\ud800'],
+        agentHost: [...notAString, 'h'.repeat(192), hugeText(), '\ud800', 'host\udc00'],
       },
     },
     {
