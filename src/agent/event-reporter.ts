@@ -7,7 +7,8 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { randomBytes } from 'node:crypto';
 import type { ApiEvent } from '../api/client.js';
 import type { Logger } from '../log.js';
-import { messageOf } from '../errors.js';
+import { GanymedeError, messageOf } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 
 export interface BufferedEvent extends ApiEvent {
   txnId: number;
@@ -103,6 +104,13 @@ export class EventReporter {
       try {
         await this.options.send(txnId, batch.map(({ txnId: _txn, ...event }) => event));
       } catch (error) {
+        // Refused as invalid (a 4xx other than 401/403/429) it would be refused for ever, and hold up
+        // every event behind it: dropped, said once. A limit (429) or an outage is waited out.
+        if (error instanceof GanymedeError && error.exitCode === ExitCode.refused) {
+          this.options.log.warn(`${batch.length} status events of transaction ${txnId} were refused and are dropped: ${messageOf(error)}`);
+          this.forget(batch);
+          continue;
+        }
         this.failures++;
         this.nextAttemptAt = Date.now() + Math.min(this.settings.maxBackoffMs, 1_000 * 2 ** Math.min(this.failures, 16));
         if (this.failures === 1 || this.failures % 10 === 0) {
@@ -113,11 +121,15 @@ export class EventReporter {
       if (this.failures > 0) this.options.log.info(`the status API answers again; sending ${this.pending.length} buffered events`);
       this.failures = 0;
       this.nextAttemptAt = 0;
-      const sent = new Set(batch.map((event) => event.key));
-      this.pending = this.pending.filter((event) => !sent.has(event.key));
-      this.rewriteBuffer();
+      this.forget(batch);
     }
     return true;
+  }
+
+  private forget(batch: BufferedEvent[]): void {
+    const done = new Set(batch.map((event) => event.key));
+    this.pending = this.pending.filter((event) => !done.has(event.key));
+    this.rewriteBuffer();
   }
 
   private dropOldest(): void {

@@ -41,22 +41,26 @@ export interface AuthenticateOptions {
 }
 
 /**
- * The caller of a request from `source`: an address past its failed authentications is refused (429)
- * before its token is looked at; a missing or wrong token (401) and a client certificate that does not
- * match the token (403) count as failures, a valid token of a disabled GEO does not.
+ * The caller of a request from `source`. The token is looked at first and a valid one is served whatever
+ * failed before it; a missing or wrong token (401) and a client certificate that does not match the token
+ * (403) count as failures, and past the limits they are a 429 instead, which says nothing about the token.
+ * An address that keeps failing has no token looked at for a while (src/api/rate-limit.ts says when), so
+ * being limited gives it no more guesses than the limits allow. A valid token of a disabled GEO is no failure.
  */
 export async function authenticateRequest(request: IncomingMessage, source: string, options: AuthenticateOptions): Promise<Principal> {
   const { limiter } = options;
-  const blockedMs = limiter?.blockedForMs(source) ?? 0;
-  if (blockedMs > 0) {
-    const seconds = Math.max(1, Math.ceil(blockedMs / 1000));
-    throw new HttpError(429, `too many failed authentications from ${source}; try again in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
-  }
+  if (limiter && !limiter.mayCheck(source)) throw tooManyFailures(limiter, source);
   const failed = (error: unknown) => {
-    if (limiter?.recordFailure(source)) {
-      options.log.warn(`${source}: ${limiter.maxFailures} failed authentications within ${Math.round(limiter.windowMs / 1000)} s; refusing it (429) for the rest of the window`);
+    if (!limiter) return error;
+    // The failure that uses up an allowance is still told apart (401); the ones after it are not.
+    const limited = limiter.blockedForMs(source) > 0 || limiter.globalBlockedForMs() > 0;
+    if (limiter.recordFailure(source)) {
+      options.log.warn(`${source}: ${limiter.maxFailures} failed authentications within ${Math.round(limiter.windowMs / 1000)} s; its wrong tokens get 429 for the rest of the window`);
     }
-    return error;
+    if (limiter.takeGlobalNotice()) {
+      options.log.warn(`${limiter.maxGlobalFailures} failed authentications from all addresses within ${Math.round(limiter.windowMs / 1000)} s; every wrong token gets 429 for the rest of the window`);
+    }
+    return limited ? tooManyFailures(limiter, source) : error;
   };
   let principal: Principal;
   try {
@@ -70,6 +74,15 @@ export async function authenticateRequest(request: IncomingMessage, source: stri
     throw failed(error);
   }
   return principal;
+}
+
+/** The 429 of a limited address or of a spent global budget: the same whether or not its token was looked at. */
+function tooManyFailures(limiter: AuthFailureLimiter, source: string): HttpError {
+  const own = limiter.blockedForMs(source);
+  const waitMs = Math.max(own, limiter.globalBlockedForMs(), 1);
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  const where = own > 0 ? `from ${source}` : 'from many addresses';
+  return new HttpError(429, `too many failed authentications ${where}; try again in ${seconds} s`, undefined, { 'retry-after': String(seconds) });
 }
 
 export function requireAdmin(principal: Principal): void {

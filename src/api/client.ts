@@ -120,7 +120,7 @@ export class ApiClient {
     if (status === 409) throw new ApiConflict(reason, parsed.transaction as ApiTransaction | undefined);
     if (status === 429) {
       const retryAfter = Number(reply.headers['retry-after']);
-      throw new GanymedeError(ExitCode.unreachable, what, { hint: `too many failed authentications came from this address${retryAfter > 0 ? `; try again in ${retryAfter} s` : ''}` });
+      throw new GanymedeError(ExitCode.unreachable, what, { hint: `the API refuses more of this for now${retryAfter > 0 ? `; try again in ${retryAfter} s` : '; try again later'}` });
     }
     if (status >= 500) throw new GanymedeError(ExitCode.unreachable, what, { hint: 'the centre has a problem; this run can be retried later' });
     throw new GanymedeError(ExitCode.refused, what);
@@ -189,7 +189,7 @@ export class ApiClient {
   }
 
   postEvents(txnId: number, events: ApiEvent[]) {
-    return this.request<{ received: number; stored: number }>('POST', `/v1/transactions/${txnId}/events`, { events });
+    return this.request<{ received: number; stored: number; dropped?: number }>('POST', `/v1/transactions/${txnId}/events`, { events });
   }
 
   closeTransaction(txnId: number, file: { name: string; size: number; sha256: string }) {

@@ -5,11 +5,11 @@ import { parseCycle } from '../cycle.js';
 import * as geos from '../state/geos.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
-import { recordEvents } from '../state/events.js';
 import { listCentreKeys } from '../state/centre-keys.js';
 import { type Principal, requireAdmin, requireGeo } from './auth.js';
 import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
+import type { EventWriter } from './event-limits.js';
 
 export interface RouteContext {
   db: Db;
@@ -18,6 +18,9 @@ export interface RouteContext {
   query: URLSearchParams;
   body: () => Promise<unknown>;
   maxEventsPerRequest: number;
+  events: EventWriter;
+  /** How many hours back a GEO's token may open an hour it has no transaction for; no bound when absent. */
+  maxBackfillHours?: number | undefined;
 }
 
 export interface RouteResult {
@@ -68,6 +71,23 @@ export function matchRoute(method: string, pathname: string): { route: Route; pa
 const futureCycleToleranceMs = 5 * 60_000;
 
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
+
+/**
+ * A GEO's token opens hours back to centre.max_backfill_hours; an older hour needs the admin token, so a
+ * stolen token cannot fill the centre with hours from years ago. Its own older hours that exist already
+ * (opened by the admin, or re-delivered) it may open again: that harms nothing but them.
+ */
+async function refuseOldHourForGeo(context: RouteContext, geo: geos.Geo, cycle: Date, text: string): Promise<void> {
+  const { maxBackfillHours } = context;
+  if (context.principal.kind !== 'geo' || maxBackfillHours === undefined) return;
+  if (cycle.getTime() >= Date.now() - maxBackfillHours * 3_600_000) return;
+  if (await txns.hasTransaction(context.db, geo.id, cycle)) return;
+  throw new HttpError(
+    403,
+    `field "cycle": ${text} is more than ${maxBackfillHours} hours back (centre.max_backfill_hours); a GEO's token cannot open an hour that old: an operator opens it first with the admin token (POST /v1/geos/${geo.name}/transactions), then the agent can deliver it`,
+    'cycle',
+  );
+}
 
 function txnId(params: Record<string, string>): number {
   const id = Number(params.id);
@@ -135,6 +155,7 @@ route('POST', '/v1/geos/:geo/transactions', async (context) => {
   if (cycle.getTime() > Date.now() + futureCycleToleranceMs) {
     throw new HttpError(400, `field "cycle": ${body.cycle} is in the future; check the clock of the agent's host`, 'cycle');
   }
+  await refuseOldHourForGeo(context, geo, cycle, body.cycle);
   const outcome = await txns.openTransaction(context.db, geo.id, cycle, { force: body.force, agentHost: body.agentHost });
   if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: outcome.txn } });
   return ok({ transaction: outcome.txn, created: outcome.created }, outcome.created ? 201 : 200);
@@ -145,12 +166,14 @@ route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: await 
 route('POST', '/v1/transactions/:id/events', async (context) => {
   const body = parseWith(schemas.eventsBody(context.maxEventsPerRequest), await context.body());
   const txn = await visibleTxn(context);
-  const stored = await recordEvents(
-    context.db,
-    { txnId: txn.id, geoId: txn.geoId, source: context.principal.kind === 'geo' ? 'agent' : 'admin' },
-    body.events.map((event) => ({ ...event, at: new Date(event.at) })),
-  );
-  return ok({ received: body.events.length, stored });
+  const { stored, dropped } = await context.events.store({
+    txnId: txn.id,
+    geoId: txn.geoId,
+    geoName: txn.geo,
+    source: context.principal.kind === 'geo' ? 'agent' : 'admin',
+    events: body.events.map((event) => ({ ...event, at: new Date(event.at) })),
+  });
+  return ok({ received: body.events.length, stored, ...(dropped > 0 ? { dropped } : {}) });
 });
 
 route('POST', '/v1/transactions/:id/close', async (context) => {

@@ -4,28 +4,59 @@ import { z } from 'zod';
 
 export const geoName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'lower-case letters, digits, _ or - (1-32 characters)');
 export const cycleText = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/, 'a UTC hour written YYYY-MM-DDTHH');
-const boundedText = (max: number) => z.string().max(max, `at most ${max} characters`);
+// A lone UTF-16 surrogate (a JSON escape such as \ud800) would be stored as U+FFFD without a word: refused.
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unicodeText = () => z.string().refine((text) => !loneSurrogate.test(text), 'valid Unicode (no lone surrogate escapes)');
+const boundedText = (max: number) => z.string().max(max, `at most ${max} characters`).refine((text) => !loneSurrogate.test(text), 'valid Unicode (no lone surrogate escapes)');
+
+/** The events table's message column holds this many characters: a longer message is cut, and says so. */
+export const maxEventMessageChars = 1000;
+
+/** `text` cut to maxChars characters (code points, as the column counts them), ending in a note of what was cut. */
+export function capText(text: string, maxChars: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= maxChars) return text;
+  const marker = (cut: number) => `… [${cut} more characters cut]`;
+  const kept = maxChars - marker(chars.length).length;
+  return chars.slice(0, kept).join('') + marker(chars.length - kept);
+}
+
+// Client times are stored in DATETIME columns after conversion to UTC. Nothing Ganymede records happened
+// before 2000; an agent more than a day ahead has a broken clock. Outside that window a time is refused
+// rather than stored wrong: 9999-12-31T23:59:59-12:00 is past DATETIME's range once in UTC.
+const earliestClientTimeMs = Date.UTC(2000, 0, 1);
+const clientTimeAheadMs = 24 * 3_600_000;
+const clientTime = z.iso
+  .datetime({ offset: true })
+  .refine((text) => {
+    const at = Date.parse(text);
+    return at >= earliestClientTimeMs && at <= Date.now() + clientTimeAheadMs;
+  }, 'a time from 2000-01-01 to at most a day from now');
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const armoredKey = z
   .string()
-  .max(64 * 1024, 'at most 64 KiB')
+  // The column is a TEXT: 65,535 bytes, not characters.
+  .refine((text) => Buffer.byteLength(text) <= 65_535, 'at most 64 KiB')
   .regex(/-----BEGIN PGP PUBLIC KEY BLOCK-----/, 'an armored OpenPGP public key');
 
 export const openTransactionBody = z.strictObject({
   cycle: cycleText,
   force: z.boolean().optional(),
+  // Stored exactly as sent, control characters included: whatever prints it escapes them.
   agentHost: boundedText(191).optional(),
 });
 
 export const statusEvent = z.strictObject({
   key: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 . _ : -').optional(),
-  at: z.iso.datetime({ offset: true }),
+  at: clientTime,
   level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   phase: z.string().regex(/^[a-z][a-z0-9_.-]{0,31}$/, 'a lower-case word of at most 32 characters'),
   table: boundedText(64).optional(),
   rows: count.optional(),
   bytes: count.optional(),
-  message: boundedText(1000).optional(),
+  message: unicodeText()
+    .transform((text) => capText(text, maxEventMessageChars))
+    .optional(),
 });
 
 export const eventsBody = (maxEvents: number) =>
@@ -42,7 +73,7 @@ export const closeTransactionBody = z.strictObject({
 });
 
 export const failTransactionBody = z.strictObject({
-  reason: z.string().min(1).max(2000, 'at most 2000 characters'),
+  reason: unicodeText().min(1).max(2000, 'at most 2000 characters'),
 });
 
 export const addGeoBody = z.strictObject({

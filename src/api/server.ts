@@ -15,6 +15,8 @@ import { matchRoute, type RouteResult } from './routes.js';
 import { renderMetrics, type RequestStats } from './prometheus.js';
 import { AuthFailureLimiter, sourceAddressOf, type AuthFailureLimitOptions } from './rate-limit.js';
 import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
+import { loggableTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
+import { EventWriter, type EventLimits } from './event-limits.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -31,6 +33,10 @@ export interface ApiServerOptions {
   tlsServerOptions?: HttpsServerOptions | undefined;
   /** Failed authentications allowed per source address; no limit when absent. */
   authFailures?: AuthFailureLimitOptions | undefined;
+  /** Stored events per transaction and per GEO and minute; defaultEventLimits when absent. */
+  eventLimits?: EventLimits | undefined;
+  /** How many hours back a GEO's token may open an hour (centre.max_backfill_hours); no bound when absent. */
+  maxBackfillHours?: number | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -38,37 +44,102 @@ export type ApiServer = HttpServer | HttpsServer;
 interface ServerState {
   options: ApiServerOptions;
   limiter: AuthFailureLimiter | undefined;
+  events: EventWriter;
 }
 
 const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'ER_CON_COUNT_ERROR', 'ECONNRESET', 'ER_SERVER_SHUTDOWN']);
 
-async function handle({ options, limiter }: ServerState, request: IncomingMessage, response: ServerResponse): Promise<Principal | undefined> {
-  const url = new URL(request.url ?? '/', 'http://api.invalid');
+/** Who the caller turned out to be, kept for the log line even when the route then fails. */
+interface Caller {
+  principal?: Principal | undefined;
+}
+
+async function handle({ options, limiter, events }: ServerState, target: RequestTarget, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
   const method = request.method ?? 'GET';
-  if (url.pathname === '/metrics' && method === 'GET') {
+  const { pathname } = target;
+  if (pathname === '/metrics' && method === 'GET') {
     // Prometheus scrapes without a token: the numbers hold no secrets; keep api.listen on a private address.
     const text = await renderMetrics(options.db, options.stats);
     response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
     response.end(text);
-    return undefined;
+    return;
   }
-  const matched = matchRoute(method, url.pathname);
+  const matched = matchRoute(method, pathname);
   const source = sourceAddressOf(request);
   const principal =
-    url.pathname === '/v1/health'
+    pathname === '/v1/health'
       ? ({ kind: 'admin' } as const)
       : await authenticateRequest(request, source, { db: options.db, adminToken: options.adminToken, tls: options.tls, limiter, log: options.log });
+  if (pathname !== '/v1/health') caller.principal = principal;
   const result = await matched.route.handle({
     db: options.db,
     principal,
     params: matched.params,
-    query: url.searchParams,
+    query: target.query,
     body: () => readJsonBody(request, options.maxBodyBytes),
     maxEventsPerRequest: options.maxEventsPerRequest,
+    events,
+    maxBackfillHours: options.maxBackfillHours,
   });
-  if (principal.kind === 'admin' && url.pathname !== '/v1/health') await auditAdminAction(options, method, url.pathname, result, source);
+  if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);
-  return url.pathname === '/v1/health' ? undefined : principal;
+}
+
+/** The reply to a request whose handling threw: 4xx for what the client did wrong, 503 or 500 otherwise. */
+function replyToError(options: ApiServerOptions, request: IncomingMessage, response: ServerResponse, error: unknown, target: string): void {
+  // request.socket is gone once the body stream was destroyed (a 413 mid-body); the response's is what matters.
+  if ((!response.socket || response.socket.destroyed) && !(error instanceof HttpError)) {
+    // The client went away mid-request (its body cut short): nobody is left to answer.
+    options.log.warn(`${request.method} ${target}: the client closed the connection before the reply (${(error as { code?: string }).code ?? messageOf(error)})`);
+    return;
+  }
+  if (response.headersSent) {
+    options.log.error(`internal error on ${request.method} ${target} after the reply began: ${messageOf(error)}`);
+    response.destroy();
+    return;
+  }
+  if (error instanceof HttpError) {
+    const extra = (error as HttpError & { extra?: Record<string, unknown> }).extra ?? {};
+    sendError(response, error.status, error.message, { ...(error.field ? { field: error.field } : {}), ...extra }, error.headers);
+    // A body we refused to read must not be parsed as the next request on this socket.
+    if (error.status === 413 || error.status === 415) response.once('finish', () => request.destroy());
+    return;
+  }
+  const code = (error as { code?: string }).code ?? '';
+  if (unreachableDbCodes.has(code)) {
+    options.log.error(`the Ganymede database is unreachable: ${code}`);
+    sendError(response, 503, 'the Ganymede database is unreachable; try again shortly');
+    return;
+  }
+  options.log.error(`internal error on ${request.method} ${target}: ${messageOf(error)}`, { stack: (error as Error)?.stack?.split('\n')[1]?.trim() });
+  sendError(response, 500, 'internal error; the API log has the details');
+}
+
+/**
+ * One request, start to end. Nothing in here may reject: a failure of the reply itself or of the log line
+ * ends this request's connection, never the process (an unhandled rejection would exit it).
+ */
+async function serveRequest(state: ServerState, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const { options } = state;
+  const started = performance.now();
+  const caller: Caller = {};
+  let shown = loggableTarget(request.url);
+  try {
+    const target = parseRequestTarget(request.url);
+    shown = target.pathname;
+    await handle(state, target, request, response, caller);
+  } catch (error) {
+    try {
+      replyToError(options, request, response, error, shown);
+    } catch (replyError) {
+      options.log.error(`could not answer ${request.method} ${shown}: ${messageOf(replyError)}`);
+      response.destroy();
+    }
+  } finally {
+    const elapsedMs = performance.now() - started;
+    options.stats.record(request.method ?? 'GET', response.statusCode, elapsedMs / 1000);
+    options.log.info(`${request.method} ${shown} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: principalName(caller.principal) });
+  }
 }
 
 /** What the GEO routes reply with, as far as the audit trail needs it. */
@@ -102,44 +173,27 @@ const stopping = new WeakSet<ApiServer>();
 const inFlight = new WeakMap<ApiServer, Set<ServerResponse>>();
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
-  const state: ServerState = { options, limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined };
+  const state: ServerState = {
+    options,
+    limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined,
+    events: new EventWriter(options.db, options.eventLimits),
+  };
   const timeouts = { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs };
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
-    const started = performance.now();
     // While draining, every reply closes its connection, so a keep-alive client cannot hold the stop up.
     if (stopping.has(server)) response.setHeader('connection', 'close');
     const responses = inFlight.get(server)!;
     responses.add(response);
     response.once('close', () => responses.delete(response));
-    let principal: Principal | undefined;
-    handle(state, request, response)
-      .then((who) => {
-        principal = who;
-      })
-      .catch((error: unknown) => {
-        if (error instanceof HttpError) {
-          const extra = (error as HttpError & { extra?: Record<string, unknown> }).extra ?? {};
-          sendError(response, error.status, error.message, { ...(error.field ? { field: error.field } : {}), ...extra }, error.headers);
-          // A body we refused to read must not be parsed as the next request on this socket.
-          if (error.status === 413 || error.status === 415) response.once('finish', () => request.destroy());
-          return;
-        }
-        const code = (error as { code?: string }).code ?? '';
-        if (unreachableDbCodes.has(code)) {
-          options.log.error(`the Ganymede database is unreachable: ${code}`);
-          sendError(response, 503, 'the Ganymede database is unreachable; try again shortly');
-          return;
-        }
-        options.log.error(`internal error on ${request.method} ${request.url}: ${messageOf(error)}`, { stack: (error as Error).stack?.split('\n')[1]?.trim() });
-        if (!response.headersSent) sendError(response, 500, 'internal error; the API log has the details');
-        else response.destroy();
-      })
-      .finally(() => {
-        const path = new URL(request.url ?? '/', 'http://api.invalid').pathname;
-        const elapsedMs = performance.now() - started;
-        options.stats.record(request.method ?? 'GET', response.statusCode, elapsedMs / 1000);
-        options.log.info(`${request.method} ${path} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: principalName(principal) });
-      });
+    serveRequest(state, request, response).catch((error: unknown) => {
+      // The last resort (the log itself failed): drop this connection, keep the server.
+      response.destroy();
+      try {
+        options.log.error(`request ${loggableTarget(request.url)} failed: ${messageOf(error)}`);
+      } catch {
+        // nothing is left to tell
+      }
+    });
   };
   const server: ApiServer = options.tls
     ? createHttpsServer({ ...timeouts, ...(options.tlsServerOptions ?? serverTlsOptions(options.tls)) }, onRequest)

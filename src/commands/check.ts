@@ -53,7 +53,7 @@ export async function runCheck({ loaded, now = new Date() }: { loaded: LoadedCon
     );
     if (Number(failed[0]?.n) > 0) findings.push({ level: 'critical', what: `${failed[0]!.n} failed transactions in the last ${check.failed_window_hours} h: ${String(failed[0]!.which).slice(0, 300)}` });
     const unsent = await query(
-      `SELECT cycle_start, state FROM cycles WHERE state <> 'sent' AND cycle_start + INTERVAL ? MINUTE < ? AND cycle_start > ? - INTERVAL ? HOUR ORDER BY cycle_start`,
+      `SELECT cycle_start, state FROM cycles WHERE state NOT IN ('sent', 'empty') AND cycle_start + INTERVAL ? MINUTE < ? AND cycle_start > ? - INTERVAL ? HOUR ORDER BY cycle_start`,
       [check.send_deadline_minutes, now, now, check.failed_window_hours],
     );
     if (unsent.length > 0) {

@@ -73,6 +73,8 @@ export const configSchema = z.strictObject({
       allow_insecure: z.boolean().default(false),
       /** Failed authentications per source address before 429; 0 turns the limit off. */
       auth_failure_limit: z.number().int().min(0).max(10_000).default(10),
+      /** Failed authentications from all addresses together per window before every wrong token gets 429; 0 turns it off. */
+      auth_failure_global_limit: z.number().int().min(0).max(1_000_000).default(100),
       auth_failure_window_ms: positiveInt.min(1_000).default(60_000),
       tls: z
         .strictObject({
@@ -83,6 +85,10 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       max_events_per_request: positiveInt.max(10_000).default(500),
+      /** Stored events per transaction; later ones are dropped (the reply counts them) and one note says so. */
+      max_events_per_txn: positiveInt.max(1_000_000).default(5_000),
+      /** Events one GEO may store per minute; past it 429 with Retry-After. */
+      max_events_per_geo_per_minute: positiveInt.max(1_000_000).default(1_200),
       request_timeout_ms: positiveInt.default(15_000),
     })
     .prefault({}),
@@ -134,6 +140,8 @@ export const configSchema = z.strictObject({
       scratch_mysql_url: mysqlUrl.optional(),
       scratch_mysql_password_file: path.optional(),
       cycle_deadline_minutes: positiveInt.default(45),
+      /** How many hours back a GEO's token may open an hour it has no transaction for; older needs the admin token. */
+      max_backfill_hours: positiveInt.default(72),
     })
     .prefault({}),
   glassbeam: z

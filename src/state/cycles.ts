@@ -1,9 +1,11 @@
-// Cycles: one per UTC hour, created when the first GEO opens a transaction for it.
+// Cycles: one per UTC hour, created when the first GEO opens a transaction for it. A cycle that is due
+// to be fed while no GEO of it reached the warehouse is closed as `empty`: a feed with no GEO in it is
+// never built nor sent.
 import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 import { formatCycle } from '../cycle.js';
 
-export const cycleStates = ['collecting', 'ready', 'feeding', 'fed', 'sending', 'sent', 'failed'] as const;
+export const cycleStates = ['collecting', 'ready', 'feeding', 'fed', 'sending', 'sent', 'failed', 'empty'] as const;
 export type CycleState = (typeof cycleStates)[number];
 
 export interface Cycle {
@@ -60,7 +62,9 @@ export interface CycleAdvance {
 /**
  * Moves collecting cycles on: ready (and its feed step due) once every enabled GEO's transaction is in
  * the warehouse; past the deadline, ready without the late GEOs when partial feeds are allowed. Late
- * cycles otherwise stay collecting; `late` is how status shows them.
+ * cycles otherwise stay collecting; `late` is how status shows them. A cycle that would be ready with no
+ * GEO in the warehouse (every GEO late, or none enabled) is closed as empty instead, without a feed;
+ * only the ready ones are returned.
  */
 export async function advanceCycles(db: Db, options: { deadlineMinutes: number; partialAfterDeadline: boolean }): Promise<CycleAdvance[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
@@ -69,7 +73,8 @@ export async function advanceCycles(db: Db, options: { deadlineMinutes: number; 
                (SELECT 1 FROM transactions t WHERE t.geo_id = g.id AND t.cycle_start = c.cycle_start AND t.warehoused_at IS NOT NULL)) AS missing,
             c.cycle_start + INTERVAL ? MINUTE < UTC_TIMESTAMP() AS past_deadline,
             EXISTS (SELECT 1 FROM transactions t WHERE t.cycle_start = c.cycle_start AND t.state IN ('delivered', 'processing')
-                      AND t.warehoused_at IS NULL) AS in_progress
+                      AND t.warehoused_at IS NULL) AS in_progress,
+            EXISTS (SELECT 1 FROM transactions t WHERE t.cycle_start = c.cycle_start AND t.warehoused_at IS NOT NULL) AS has_data
      FROM cycles c WHERE c.state = 'collecting' ORDER BY c.cycle_start`,
     [options.deadlineMinutes],
   );
@@ -78,17 +83,22 @@ export async function advanceCycles(db: Db, options: { deadlineMinutes: number; 
     const missing = row.missing ? String(row.missing).split(',') : [];
     // Past the deadline a partial feed leaves out the GEOs that did not deliver, never one being processed.
     if (missing.length > 0 && !(Number(row.past_deadline) === 1 && options.partialAfterDeadline && Number(row.in_progress) === 0)) continue;
-    if (await markCycleReady(db, row.cycle_start, missing)) advanced.push({ cycle: formatCycle(row.cycle_start), state: 'ready', missingGeos: missing });
+    if (Number(row.has_data) === 0) await closeEmptyCycle(db, row.cycle_start, missing);
+    else if (await markCycleReady(db, row.cycle_start, missing)) advanced.push({ cycle: formatCycle(row.cycle_start), state: 'ready', missingGeos: missing });
   }
   return advanced;
 }
 
-/** Ready to feed (also by an operator's `cycle feed --allow-missing`): the feed step becomes due. */
+/**
+ * Ready to feed (also by an operator's `cycle feed --allow-missing`): the feed step becomes due. Never
+ * for a cycle with no GEO in the warehouse (false then): its feed would have no GEO in it.
+ */
 export async function markCycleReady(db: Db, cycleStart: Date, missingGeos: string[]): Promise<boolean> {
   const [result] = await db.query<mysql.ResultSetHeader>(
     `UPDATE cycles SET state = 'ready', missing_geos = ?, ready_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
-     WHERE cycle_start = ? AND state IN ('collecting', 'failed')`,
-    [missingGeos.length ? missingGeos.join(',') : null, cycleStart],
+     WHERE cycle_start = ? AND state IN ('collecting', 'failed', 'empty')
+       AND EXISTS (SELECT 1 FROM transactions t WHERE t.cycle_start = ? AND t.warehoused_at IS NOT NULL)`,
+    [missingGeos.length ? missingGeos.join(',') : null, cycleStart, cycleStart],
   );
   if (result.affectedRows !== 1) return false;
   await db.query(
@@ -98,6 +108,15 @@ export async function markCycleReady(db: Db, cycleStart: Date, missingGeos: stri
     [`cycle:${formatCycle(cycleStart)}:feed`, cycleStart],
   );
   return true;
+}
+
+/** Closed without a feed: no GEO of the hour is in the warehouse. Not a failure, and no step is left due. */
+export async function closeEmptyCycle(db: Db, cycleStart: Date, missingGeos: string[]): Promise<boolean> {
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `UPDATE cycles SET state = 'empty', missing_geos = ?, error = NULL, updated_at = UTC_TIMESTAMP(3) WHERE cycle_start = ? AND state = 'collecting'`,
+    [missingGeos.length ? missingGeos.join(',') : null, cycleStart],
+  );
+  return result.affectedRows === 1;
 }
 
 /** The GEOs whose warehoused transactions a cycle's feed covers. */

@@ -37,12 +37,26 @@ export async function recordEvents(db: Db, target: { txnId: number | null; geoId
     event.bytes ?? null,
     event.message ?? null,
   ]);
+  // Only a replayed key is let go: INSERT IGNORE would also have turned a bad value (a date out of
+  // range, text too long) into a zero or a cut-off string without a word.
   const [result] = await db.query<mysql.ResultSetHeader>(
-    `INSERT IGNORE INTO events (txn_id, geo_id, source, event_key, at, level, phase, table_name, rows_count, bytes_count, message, received_at)
-     VALUES ${values.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ')}`,
+    `INSERT INTO events (txn_id, geo_id, source, event_key, at, level, phase, table_name, rows_count, bytes_count, message, received_at)
+     VALUES ${values.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3))').join(', ')}
+     ON DUPLICATE KEY UPDATE id = id`,
     values.flat(),
   );
-  return result.affectedRows;
+  return newRowsOf(result, values.length);
+}
+
+/**
+ * Rows an `INSERT … ON DUPLICATE KEY UPDATE id = id` added. mysql2 connects with CLIENT_FOUND_ROWS, so a
+ * duplicate counts in affectedRows too; the server's info line ("Records: 3  Duplicates: 1") tells them
+ * apart for a multi-row insert, and a single row that was a duplicate gets no insert id.
+ */
+function newRowsOf(result: mysql.ResultSetHeader, rows: number): number {
+  const duplicates = /Duplicates:\s*(\d+)/.exec(result.info ?? '');
+  if (duplicates) return rows - Number(duplicates[1]);
+  return rows === 1 && result.insertId === 0 ? 0 : rows;
 }
 
 export async function listEvents(db: Db, txnId: number, limit = 500): Promise<StoredEvent[]> {
@@ -64,4 +78,23 @@ export async function listEvents(db: Db, txnId: number, limit = 500): Promise<St
     bytes: row.bytes_count === null ? undefined : Number(row.bytes_count),
     message: row.message ?? undefined,
   }));
+}
+
+/** Events stored for a transaction, whoever sent them. */
+export async function countTxnEvents(db: Db, txnId: number): Promise<number> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM events WHERE txn_id = ?', [txnId]);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Events a GEO's `source` stored within the last windowMs, by the database's clock, and how long until
+ * the oldest of them leaves the window (ms; 0 when there are none).
+ */
+export async function countRecentEvents(db: Db, geoId: number, source: string, windowMs: number): Promise<{ count: number; oldestLeavesInMs: number }> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT COUNT(*) AS n, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(3), MIN(received_at) + INTERVAL ? MICROSECOND) AS wait_us
+     FROM events WHERE geo_id = ? AND source = ? AND received_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`,
+    [windowMs * 1000, geoId, source, windowMs * 1000],
+  );
+  return { count: Number(rows[0]!.n), oldestLeavesInMs: Math.max(0, Math.ceil(Number(rows[0]!.wait_us ?? 0) / 1000)) };
 }

@@ -54,6 +54,12 @@ export async function getTransaction(db: Db | mysql.Connection, id: number, forU
   return rows[0] ? toTransaction(rows[0]) : undefined;
 }
 
+/** Whether a GEO has a transaction for the hour, in whatever state. */
+export async function hasTransaction(db: Db, geoId: number, cycleStart: Date): Promise<boolean> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT 1 FROM transactions WHERE geo_id = ? AND cycle_start = ?', [geoId, cycleStart]);
+  return rows.length > 0;
+}
+
 export interface TxnFilter {
   geo?: string | undefined;
   state?: TxnState | undefined;
@@ -99,14 +105,16 @@ const forceable: readonly TxnState[] = ['delivered', 'done', 'failed', 'cancelle
  * A delivered hour is a conflict unless forced; a forced re-delivery starts a new delivery number.
  */
 export async function openTransaction(db: Db, geoId: number, cycleStart: Date, options: { force?: boolean; agentHost?: string } = {}): Promise<OpenOutcome> {
-  await db.query(
-    `INSERT IGNORE INTO cycles (cycle_start, state, created_at, updated_at) VALUES (?, 'collecting', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
-    [cycleStart],
+  // Both rows may exist already (that is what makes opening idempotent); any other error is one.
+  await ignoreDuplicate(
+    db.query(`INSERT INTO cycles (cycle_start, state, created_at, updated_at) VALUES (?, 'collecting', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`, [cycleStart]),
   );
-  const [inserted] = await db.query<mysql.ResultSetHeader>(
-    `INSERT IGNORE INTO transactions (geo_id, cycle_start, state, agent_host, opened_at, updated_at)
-     VALUES (?, ?, 'open', ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
-    [geoId, cycleStart, options.agentHost ?? null],
+  const created = await ignoreDuplicate(
+    db.query(
+      `INSERT INTO transactions (geo_id, cycle_start, state, agent_host, opened_at, updated_at)
+       VALUES (?, ?, 'open', ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`,
+      [geoId, cycleStart, options.agentHost ?? null],
+    ),
   );
   return inTransaction(db, async (connection) => {
     const [rows] = await connection.query<mysql.RowDataPacket[]>(
@@ -114,7 +122,7 @@ export async function openTransaction(db: Db, geoId: number, cycleStart: Date, o
       [geoId, cycleStart],
     );
     const txn = (await getTransaction(connection, Number(rows[0]!.id), true))!;
-    if (inserted.affectedRows === 1) return { kind: 'opened', txn, created: true };
+    if (created) return { kind: 'opened', txn, created: true };
     if (txn.state === 'open') return { kind: 'opened', txn, created: false };
     const canForce = forceable.includes(txn.state);
     if (!reopenable.includes(txn.state) && !(options.force && canForce)) {
@@ -141,6 +149,17 @@ export async function openTransaction(db: Db, geoId: number, cycleStart: Date, o
     );
     return { kind: 'opened', txn: (await getTransaction(connection, txn.id))!, created: false };
   });
+}
+
+/** True when the insert added its row, false when the row was there already (ER_DUP_ENTRY). */
+async function ignoreDuplicate(insert: Promise<unknown>): Promise<boolean> {
+  try {
+    await insert;
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ER_DUP_ENTRY') return false;
+    throw error;
+  }
 }
 
 export interface DeliveredFile {

@@ -1,6 +1,7 @@
 // What the status API tests share: a raw HTTP client (node:http, so a test controls every byte and header
 // and still sees the reply when the server closes early), GEOs made through the API, and a seeded PRNG.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { generateKeyPair } from '../../src/openpgp/keys.js';
 import { configureLogging } from '../../src/log.js';
 
@@ -117,3 +118,33 @@ export function captureLog(): string[] {
   configureLogging({ level: 'info', format: 'text', write: (line) => void lines.push(line) });
   return lines;
 }
+
+export interface RawReply {
+  status: number;
+  /** Everything the server sent, head and body. */
+  text: string;
+}
+
+/**
+ * Sends bytes exactly as given on a fresh socket and reads until the server closes it: for request targets
+ * (`//`, `/\`) that fetch and node:http would normalise or refuse to send.
+ */
+export function sendRaw(port: number, bytes: string | Buffer, host = '127.0.0.1'): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (error) => (chunks.length > 0 ? undefined : reject(error)));
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      seenStatuses.push(status);
+      resolve({ status, text });
+    });
+    // Not end(): node's server drops a request whose client half-closed before the answer was ready.
+    socket.write(bytes);
+  });
+}
+
+/** A GET of `target` as written, with Connection: close. */
+export const rawGet = (port: number, target: string, headers = '') => sendRaw(port, `GET ${target} HTTP/1.1\r\nHost: api.test\r\n${headers}Connection: close\r\n\r\n`);

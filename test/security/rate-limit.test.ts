@@ -72,12 +72,14 @@ describe('the API refuses an address after 10 failed authentications in 60 s', (
     assert.match(refused.body.error, /^too many failed authentications from 127\.0\.0\.3; try again in \d+ s$/);
 
     const goodFromAttacker = await call(api.url, 'GET', '/v1/geos/north', { token, ...attacker });
-    assert.equal(goodFromAttacker.status, 429, 'the address is refused whatever it sends until the window ends');
+    assert.equal(goodFromAttacker.status, 200, 'a valid token from the limited address is served');
+    assert.equal((await call(api.url, 'GET', '/v1/geos', { token: api.adminToken, ...attacker })).status, 200, 'and so is the admin token');
+    assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_north_guess12', ...attacker })).status, 429, 'a wrong one is still 429');
     assert.equal((await call(api.url, 'GET', '/v1/health', attacker)).status, 200, 'health needs no token and is not limited');
 
     assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token, localAddress: '127.0.0.1' })).status, 200, 'another address with a good token');
     assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_north_wrong', localAddress: '127.0.0.4' })).status, 401, 'another address has its own count');
-    assert.equal(log.filter((line) => /127\.0\.0\.3: 10 failed authentications within 60 s; refusing it/.test(line)).length, 1, log.join(''));
+    assert.equal(log.filter((line) => /127\.0\.0\.3: 10 failed authentications within 60 s; its wrong tokens get 429/.test(line)).length, 1, log.join(''));
   });
 
   test('successful authentications are not counted and do not reset the count', async () => {
@@ -85,12 +87,25 @@ describe('the API refuses an address after 10 failed authentications in 60 s', (
     for (let n = 0; n < 9; n++) assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_bad', ...from })).status, 401);
     for (let n = 0; n < 20; n++) assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token, ...from })).status, 200);
     assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_bad', ...from })).status, 401, 'the tenth failure');
-    assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token, ...from })).status, 429);
+    assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token, ...from })).status, 200, 'limited, yet a valid token is served');
+    assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_bad', ...from })).status, 429);
   });
 
-  test("the agent's client turns 429 into a retry-later error with the wait (last: it blocks 127.0.0.1, the client's address)", async () => {
+  test('an address that keeps failing (five times its allowance) has no token looked at until its window ends', async () => {
+    const from = { localAddress: '127.0.0.6' };
+    const statuses: number[] = [];
+    for (let n = 1; n <= 50; n++) statuses.push((await call(api.url, 'GET', '/v1/geos/north', { token: `gmd_north_guess${n}`, ...from })).status);
+    assert.deepEqual(statuses, [...Array<number>(10).fill(401), ...Array<number>(40).fill(429)]);
+    const valid = await call(api.url, 'GET', '/v1/geos/north', { token, ...from });
+    assert.equal(valid.status, 429, 'a guess that happened to be right would tell it nothing now');
+    assert.match(valid.body.error, /^too many failed authentications from 127\.0\.0\.6; try again in \d+ s$/);
+    assert.equal((await call(api.url, 'GET', '/v1/geos/north', { token, localAddress: '127.0.0.7' })).status, 200, 'other addresses are not affected');
+  });
+
+  test("the agent's client turns 429 into a retry-later error with the wait (last: it limits 127.0.0.1, the client's address)", async () => {
     for (let n = 0; n < 10; n++) await call(api.url, 'GET', '/v1/geos/north', { token: 'gmd_bad', localAddress: '127.0.0.1' });
-    const client = new ApiClient({ baseUrl: api.url, token, as: 'GEO north' });
+    assert.equal((await new ApiClient({ baseUrl: api.url, token, as: 'GEO north' }).request<{ geo: { name: string } }>('GET', '/v1/geos/north')).geo.name, 'north', 'its valid token is served');
+    const client = new ApiClient({ baseUrl: api.url, token: 'gmd_north_stale', as: 'GEO north' });
     await assert.rejects(client.request('GET', '/v1/geos/north'), (error: unknown) => {
       isGanymedeError(ExitCode.unreachable, /answered 429 .*too many failed authentications from 127\.0\.0\.1/)(error);
       assert.match((error as { hint: string }).hint, /try again in \d+ s/);

@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import type { SecureVersion } from 'node:tls';
 import { RequestStats } from '../../src/api/prometheus.js';
 import type { AuthFailureLimitOptions } from '../../src/api/rate-limit.js';
-import { createApiServer, listen, stopServer } from '../../src/api/server.js';
+import { createApiServer, listen, stopServer, type ApiServerOptions } from '../../src/api/server.js';
 import type { ApiTlsOptions } from '../../src/api/tls.js';
 import { GanymedeError } from '../../src/errors.js';
 import { configureLogging, createLogger } from '../../src/log.js';
@@ -26,7 +26,9 @@ export interface SecureApi {
 }
 
 /** The status API on 127.0.0.1 (or `host`) and a free port, with the given TLS and limit options. */
-export async function startSecureApi(options: { tls?: ApiTlsOptions; authFailures?: AuthFailureLimitOptions; host?: string } = {}): Promise<SecureApi> {
+export async function startSecureApi(
+  options: { tls?: ApiTlsOptions; authFailures?: AuthFailureLimitOptions; host?: string; server?: Partial<Pick<ApiServerOptions, 'eventLimits' | 'maxBackfillHours' | 'requestTimeoutMs' | 'maxBodyBytes'>> } = {},
+): Promise<SecureApi> {
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
   const centre = await testCentre('sec');
   const db = await openStateDb(centre.loaded);
@@ -40,6 +42,7 @@ export async function startSecureApi(options: { tls?: ApiTlsOptions; authFailure
     requestTimeoutMs: 15_000,
     tls: options.tls,
     authFailures: options.authFailures,
+    ...options.server,
   });
   const host = options.host ?? '127.0.0.1';
   const { port } = await listen(server, host, 0);

@@ -185,6 +185,8 @@ async function setUpCentre({ options, work, databases, database, ownMongo, glass
     'api.url': apiUrl,
     'api.admin_token_file': writePrivateFile(join(dir, 'admin.token'), adminToken),
     'centre.private_key_file': keys.privateFile,
+    // The tests' fixed hours lie further back than a GEO may open by default (centre.max_backfill_hours, 72).
+    'centre.max_backfill_hours': 1_000_000,
     ...(glassbeam ? { 'glassbeam.url': `sftp://${glassbeam.username}@127.0.0.1:${glassbeam.port}${glassbeam.root}`, 'glassbeam.key_file': glassbeam.privateKeyPath } : {}),
     ...options.settings,
   };

@@ -38,12 +38,18 @@ export function apiSecuritySettings(config: Config): ApiSecuritySettings {
   }
   if (clientCaFile && !certFile) throw configError('api.tls.client_ca_file is set but HTTPS is not', { hint: 'set api.tls.cert_file and api.tls.key_file too' });
   if (adminClientCertName && !clientCaFile) throw configError('api.tls.admin_client_cert_name is set without api.tls.client_ca_file', { hint: 'set the client CA, or remove the name' });
-  const maxFailures = getPath(config, 'api.auth_failure_limit');
-  const windowMs = getPath(config, 'api.auth_failure_window_ms');
+  const count = (key: string) => {
+    const value = getPath(config, key);
+    return typeof value === 'number' && value > 0 ? value : undefined;
+  };
+  const [maxFailures, maxGlobalFailures] = [count('api.auth_failure_limit'), count('api.auth_failure_global_limit')];
   return {
     tls: certFile && keyFile ? { certFile, keyFile, clientCaFile, adminClientCertName } : undefined,
-    // 0 (or no setting) turns the limit off.
-    authFailures: typeof maxFailures === 'number' && maxFailures > 0 ? { maxFailures, windowMs: typeof windowMs === 'number' && windowMs > 0 ? windowMs : 60_000 } : undefined,
+    // 0 (or no setting) turns a limit off; with both off there is no limiter.
+    authFailures:
+      maxFailures || maxGlobalFailures
+        ? { maxFailures: maxFailures ?? Number.POSITIVE_INFINITY, maxGlobalFailures, windowMs: count('api.auth_failure_window_ms') ?? 60_000 }
+        : undefined,
   };
 }
 
@@ -87,6 +93,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     adminToken,
     maxBodyBytes: config.api.max_body_bytes,
     maxEventsPerRequest: config.api.max_events_per_request,
+    eventLimits: { maxEventsPerTxn: config.api.max_events_per_txn, maxEventsPerGeoPerMinute: config.api.max_events_per_geo_per_minute },
+    maxBackfillHours: config.centre.max_backfill_hours,
     requestTimeoutMs: config.api.request_timeout_ms,
   });
   try {

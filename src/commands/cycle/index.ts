@@ -83,8 +83,9 @@ export async function runCycleFeed({ loaded, cycle, allowMissing }: { loaded: Lo
   return withStateDb(loaded, async (db) => {
     const found = await getCycle(db, cycleStart);
     if (!found) throw usageError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
-    if (!['collecting', 'failed'].includes(found.state)) throw nothingToDo(`cycle ${found.cycle} is ${found.state}; use \`worker feed --cycle ${found.cycle} --force\` to build its feed again`);
+    if (!['collecting', 'failed', 'empty'].includes(found.state)) throw nothingToDo(`cycle ${found.cycle} is ${found.state}; use \`worker feed --cycle ${found.cycle} --force\` to build its feed again`);
     const inWarehouse = new Set(await geosInCycle(db, cycleStart));
+    if (inWarehouse.size === 0) throw nothingToDo(`cycle ${found.cycle} has no GEO in the warehouse: there is nothing to feed`);
     const missing = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
     if (missing.length > 0 && !allowMissing) throw usageError(`cycle ${found.cycle} still waits for ${missing.join(', ')}`, 'add --allow-missing to feed it without them');
     await markCycleReady(db, cycleStart, missing);

@@ -1,6 +1,7 @@
 // `worker feed --cycle C`: the cycle's data feed from the warehouse into <feed dir>/<cycle>/.
 import { join } from 'node:path';
 import { requireSettings } from '../../config/load.js';
+import { refusedError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import { geosInCycle, getCycle } from '../../state/cycles.js';
 import type { StepOutcome } from '../../state/steps.js';
@@ -16,6 +17,11 @@ export async function feedStep(context: CycleStepContext): Promise<StepOutcome> 
   const { config } = context.loaded;
   const cycle = await getCycle(context.db, context.cycleStart);
   const geos = await geosInCycle(context.db, context.cycleStart);
+  // The tick never makes a feed due without a GEO in the warehouse; this is for a hand-run step, or a GEO
+  // whose forced re-delivery took it out of the warehouse meanwhile. Glassbeam never gets "geos": [].
+  if (geos.length === 0) {
+    throw refusedError(`no GEO of cycle ${context.cycle} is in the warehouse: a feed without any GEO is never built`, `when a GEO's hour is in the warehouse: \`ganymede cycle feed ${context.cycle} --allow-missing\``);
+  }
   const { buildFeed } = await import('../../feed/build.js');
   const warehouse = await openWarehouse(context.loaded);
   try {
