@@ -3,6 +3,7 @@
 import type { Db } from '../state/db.js';
 import { parseCycle } from '../cycle.js';
 import * as geos from '../state/geos.js';
+import { transactionForGeo } from './geo-view.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
 import { listCentreKeys } from '../state/centre-keys.js';
@@ -103,6 +104,11 @@ async function visibleTxn(context: RouteContext): Promise<txns.Transaction> {
   return txn;
 }
 
+/** A transaction as the caller may read it: a GEO's token gets the GEO's view (geo-view.ts), the admin all of it. */
+function shown(context: RouteContext, txn: txns.Transaction): txns.Transaction {
+  return context.principal.kind === 'geo' ? transactionForGeo(txn) : txn;
+}
+
 function cycleParam(text: string, field: string): Date {
   const cycle = parseCycle(text);
   if (!cycle) throw new HttpError(400, `field "${field}": "${text}" is not a UTC hour (YYYY-MM-DDTHH)`, field);
@@ -157,11 +163,11 @@ route('POST', '/v1/geos/:geo/transactions', async (context) => {
   }
   await refuseOldHourForGeo(context, geo, cycle, body.cycle);
   const outcome = await txns.openTransaction(context.db, geo.id, cycle, { force: body.force, agentHost: body.agentHost });
-  if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: outcome.txn } });
-  return ok({ transaction: outcome.txn, created: outcome.created }, outcome.created ? 201 : 200);
+  if (outcome.kind === 'conflict') throw Object.assign(new HttpError(409, outcome.reason), { extra: { transaction: shown(context, outcome.txn) } });
+  return ok({ transaction: shown(context, outcome.txn), created: outcome.created }, outcome.created ? 201 : 200);
 });
 
-route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: await visibleTxn(context) }));
+route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: shown(context, await visibleTxn(context)) }));
 
 route('POST', '/v1/transactions/:id/events', async (context) => {
   const body = parseWith(schemas.eventsBody(context.maxEventsPerRequest), await context.body());
@@ -181,7 +187,7 @@ route('POST', '/v1/transactions/:id/close', async (context) => {
   const txn = await visibleTxn(context);
   const outcome = await txns.closeTransaction(context.db, txn.id, body.file);
   if (outcome.kind === 'conflict') throw new HttpError(409, outcome.reason);
-  return ok({ transaction: outcome.txn });
+  return ok({ transaction: shown(context, outcome.txn) });
 });
 
 route('POST', '/v1/transactions/:id/fail', async (context) => {
@@ -189,7 +195,7 @@ route('POST', '/v1/transactions/:id/fail', async (context) => {
   const txn = await visibleTxn(context);
   const outcome = await txns.failTransactionByAgent(context.db, txn.id, body.reason);
   if (outcome.kind === 'conflict') throw new HttpError(409, outcome.reason);
-  return ok({ transaction: outcome.txn });
+  return ok({ transaction: shown(context, outcome.txn) });
 });
 
 route('GET', '/v1/transactions', async (context) => {
@@ -205,7 +211,7 @@ route('GET', '/v1/transactions', async (context) => {
     to: query.to ? cycleParam(query.to, 'to') : undefined,
     limit: query.limit,
   });
-  return ok({ transactions });
+  return ok({ transactions: transactions.map((txn) => shown(context, txn)) });
 });
 
 route('GET', '/v1/cycles', async (context) => {

@@ -113,6 +113,22 @@ for (const attack of ['pwn', 'copycat']) {
   });
 }
 
+test('what the GEO reads of its hour through the API says why, but names no path or server of the centre', async () => {
+  const read = async (geo: string) => {
+    const api = new ApiClient({ baseUrl: centre.apiUrl, token: centre.geos.get(geo)!.token, as: `GEO ${geo}` });
+    return (await api.request<{ transaction: { state: string; error: string | null } }>('GET', `/v1/transactions/${txnIds.get(geo)}`)).transaction;
+  };
+  const refused = await read('pwn');
+  assert.equal(refused.state, 'refused');
+  assert.match(refused.error ?? '', /the table definition is not allowed: .*another schema, found "\."; moved to …\/pwn_2026-04-02T07_d1\.tar\.gz\.gpg$/);
+  assert.ok(!(refused.error ?? '').includes(centre.dir), 'no centre path');
+  assert.ok((await txnRow(centre, txnIds.get('pwn')!)).error?.includes(centre.dir), 'the operator still sees where the file went');
+  const failed = await read('toowide');
+  assert.equal(failed.state, 'failed');
+  assert.match(failed.error ?? '', /^the centre could not finish step load; its operators have the details/);
+  assert.doesNotMatch(failed.error ?? '', /gmd_|precision|127\.0\.0\.1/);
+});
+
 test('nothing was created in the Ganymede database or anywhere else', async () => {
   const admin = await centre.admin();
   const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = 'pwned_by_emea'");
