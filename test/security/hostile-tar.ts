@@ -80,7 +80,7 @@ export function tarWithPlan(plan: string | Buffer, entries: Buffer[]): Buffer {
  * concatenated zstd frames (and gzip members) decompress to the concatenation.
  */
 export function zeroBomb(plan: string | Buffer, file: string, parts: number, partBytes: number, compression: 'zstd' | 'gzip'): Buffer {
-  const compress = (bytes: Buffer) => (compression === 'zstd' ? execFileSync('zstd', ['-q', '-c', '-19'], { input: bytes, maxBuffer: 1 << 28 }) : gzipSync(bytes, { level: 9 }));
+  const compress = (bytes: Buffer) => (compression === 'zstd' ? execFileSync('zstd', ['-q', '-c'], { input: bytes, maxBuffer: 1 << 28 }) : gzipSync(bytes, { level: 9 }));
   const zeros = compress(Buffer.alloc(partBytes + padding(partBytes).length));
   const pieces = [compress(tarEntry('plan.json', plan))];
   for (let part = 1; part <= parts; part++) {
