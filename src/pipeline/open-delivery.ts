@@ -4,7 +4,7 @@
 // removed, so nothing unverified is ever loaded. What it unpacks to is bounded as it streams (a signed
 // file can be a decompression bomb) and each entry is checked at its header (dump-layout.ts).
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createWriteStream } from 'node:fs';
@@ -20,8 +20,8 @@ import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
 import { readTar, type TarEntrySink } from './tar-reader.js';
 
 export interface OpenDeliveryOptions {
-  /** A path, or a file already opened (an inbox file, opened without following links). */
-  file: string | FileHandle;
+  /** A path, or a file already opened that reads from its start on each call (an inbox file, opened without following links). */
+  file: string | { read(): Readable };
   decryptionKeys: PrivateKey | PrivateKey[];
   expectedSigningKeys: PublicKey | PublicKey[];
   /** Where the dump ends up; must not exist yet. Its parent is created. */
@@ -55,7 +55,7 @@ export class UnpackLimitRefusal extends DeliveryRefusal {
 
 function readFileOf(options: OpenDeliveryOptions) {
   const highWaterMark = 1024 * 1024;
-  return typeof options.file === 'string' ? createReadStream(options.file, { highWaterMark }) : options.file.createReadStream({ start: 0, autoClose: false, highWaterMark });
+  return typeof options.file === 'string' ? createReadStream(options.file, { highWaterMark }) : options.file.read();
 }
 
 const labelOf = (options: OpenDeliveryOptions) => options.label ?? (typeof options.file === 'string' ? options.file : 'the delivered file');

@@ -7,7 +7,7 @@
 import { constants, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 export class InboxRefusal extends Error {
   override name = 'InboxRefusal';
@@ -29,7 +29,6 @@ export interface GeoInboxDir {
 }
 
 export interface InboxFile {
-  readonly handle: FileHandle;
   readonly size: number;
   /** The whole file from its first byte; the handle stays open for the next read. */
   read(): Readable;
@@ -70,6 +69,28 @@ export async function openGeoInboxDir(inboxRoot: string, geo: string): Promise<G
   };
 }
 
+/**
+ * The file from its first byte by positional reads, leaving the handle open: Node 20's
+ * FileHandle.createReadStream closes the handle when the stream is destroyed, autoClose or not, and a
+ * delivery is read more than once (sha256, decrypt, the verdict on a damaged one).
+ */
+function readFromStart(handle: FileHandle, chunkBytes = 1024 * 1024): Readable {
+  let position = 0;
+  return new Readable({
+    highWaterMark: chunkBytes,
+    read() {
+      const chunk = Buffer.allocUnsafe(chunkBytes);
+      handle.read(chunk, 0, chunkBytes, position).then(
+        ({ bytesRead }) => {
+          position += bytesRead;
+          this.push(bytesRead === 0 ? null : chunk.subarray(0, bytesRead));
+        },
+        (error: unknown) => this.destroy(error as Error),
+      );
+    },
+  });
+}
+
 /** What fstat says a non-regular file is, for the refusal. */
 function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
   if (stats.isDirectory()) return 'a directory';
@@ -99,9 +120,8 @@ export async function openRegularFile(dir: GeoInboxDir, name: string): Promise<I
     const stats = await handle.stat();
     if (!stats.isFile()) throw new InboxRefusal(`${name} is ${kindOf(stats)}; the inbox takes regular files only`, true);
     return {
-      handle,
       size: stats.size,
-      read: () => handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 }),
+      read: () => readFromStart(handle),
       close: () => handle.close(),
     };
   } catch (error) {

@@ -34,6 +34,11 @@ test('a regular file is opened and read from its start, as often as asked', asyn
     assert.equal(file.size, 15);
     assert.equal((await buffer(file.read())).toString(), 'delivered bytes');
     assert.equal((await buffer(file.read())).toString(), 'delivered bytes', 'a second read starts again');
+    // A read stopped half way (a refusal, SIGTERM) leaves the file open for the next one.
+    const stopped = file.read();
+    stopped.on('error', () => undefined).destroy(new Error('stopped'));
+    await new Promise((resolve) => stopped.once('close', resolve));
+    assert.equal((await buffer(file.read())).toString(), 'delivered bytes', 'read again after a destroyed read');
   } finally {
     await file.close();
   }

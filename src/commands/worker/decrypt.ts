@@ -100,7 +100,7 @@ async function checkAndOpen(context: StepContext, geo: Geo, file: InboxFile, rep
   await mkdir(workRoot, { recursive: true, mode: 0o700 });
   await checkFreeSpace(workRoot, file.size, limit, config.centre.min_free_bytes);
   try {
-    const opened = await openDelivery({ file: file.handle, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal, label: reported.name, limit });
+    const opened = await openDelivery({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal, label: reported.name, limit });
     const rows = opened.manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     await context.event({ phase: 'decrypt', message: `signed by ${opened.signerFingerprint}; ${opened.manifest.tables.length} tables`, rows, bytes: opened.bytes });
     return { rows, bytes: opened.bytes };
