@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -231,5 +231,4 @@ test('a GEO directory swapped for a link: refused once, and nothing in the linke
   assert.deepEqual((await attemptsOf(centre, id)).map((attempt) => [attempt.step, attempt.outcome]), [['decrypt', 'failed']]);
   assert.equal(readFileSync(join(elsewhere.path, fileName('linked-dir')), 'utf8'), 'not the inbox', 'the file behind the link stays where it was');
   assert.equal(existsSync(centre.paths.quarantine('linked-dir')) && existsSync(join(centre.paths.quarantine('linked-dir'), fileName('linked-dir'))), false);
-  mkdirSync(join(elsewhere.path, 'unused'), { recursive: true });
 });

@@ -14,7 +14,9 @@ import { base256, paxEntry, rawHeader, tarWithPlan } from '../security/hostile-t
 async function read(archive: Buffer): Promise<Array<{ path: string; size: number }>> {
   const entries: Array<{ path: string; size: number }> = [];
   let writes = 0;
-  await readTar([archive], async (entry) => {
+  await readTar((async function* () {
+    yield archive;
+  })(), async (entry) => {
     entries.push({ path: entry.path, size: entry.size });
     return {
       write: async () => {

@@ -22,6 +22,7 @@ import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/stor
 import { connectScratch } from '../../worker/scratch-db.js';
 import { InboxRefusal, openInboxFile, type InboxFile } from '../../worker/inbox-file.js';
 import { failedError } from '../../errors.js';
+import { settleOrStop } from '../../worker/runtime.js';
 import { withStateDb } from '../context.js';
 
 export interface ArchiveRunResult {
@@ -41,6 +42,12 @@ async function sha256Of(file: InboxFile, signal: AbortSignal | undefined): Promi
 const stoppable = (stream: Readable, signal: AbortSignal | undefined): Readable => (signal ? addAbortSignal(signal, stream) : stream);
 
 export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; signal?: AbortSignal }): Promise<ArchiveRunResult> {
+  // A store that went silent (an SFTP handshake retried for minutes) does not hold a stop back either.
+  const progress = { agentDumps: 0 };
+  return settleOrStop(archiveAll(loaded, signal, progress), signal, () => stoppedBy(signal!, progress.agentDumps));
+}
+
+async function archiveAll(loaded: LoadedConfig, signal: AbortSignal | undefined, progress: { agentDumps: number }): Promise<ArchiveRunResult> {
   const log = createLogger('archive');
   const spoolDir = join(loaded.config.site.data_dir, 'archive-spool');
   await mkdir(spoolDir, { recursive: true, mode: 0o700 });
@@ -122,6 +129,7 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
             await store.put(objectKey, () => stoppable(inboxFile.read(), signal), { expectedSize: dump.size });
             await finishArchiveRecord(db, 'agent-dump', sourceKey, dump.size, dump.sha256);
             result.agentDumps.push({ objectKey, size: dump.size });
+            progress.agentDumps++;
             log.info(`archived ${objectKey} (${dump.size} bytes)`);
           } finally {
             await inboxFile.close();
@@ -130,12 +138,12 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
         bar.finish();
       });
     } catch (error) {
-      if (signal?.aborted) throw stoppedBy(signal, result);
+      if (signal?.aborted) throw stoppedBy(signal, result.agentDumps.length);
       throw error;
     } finally {
       await store.close();
     }
-    if (signal?.aborted) throw stoppedBy(signal, result);
+    if (signal?.aborted) throw stoppedBy(signal, result.agentDumps.length);
     return result;
   } finally {
     await lock.release();
@@ -143,8 +151,8 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
 }
 
 /** Stopped (SIGTERM) part way: what was archived is recorded, the rest waits for the next run. */
-function stoppedBy(signal: AbortSignal, result: ArchiveRunResult): Error {
-  return failedError(`archive stopped by ${String(signal.reason)} after ${result.agentDumps.length} agent files; nothing half-done is recorded as archived`, 'the next `ganymede archive` archives the rest');
+function stoppedBy(signal: AbortSignal, agentDumps: number): Error {
+  return failedError(`archive stopped by ${String(signal.reason)} after ${agentDumps} agent files; nothing half-done is recorded as archived`, 'the next `ganymede archive` archives the rest');
 }
 
 export function describeArchive(result: ArchiveRunResult): string {
