@@ -11,7 +11,7 @@ import type { Db } from '../state/db.js';
 import type { Transaction } from '../state/transactions.js';
 import type { Logger } from '../log.js';
 import { centreDirs } from '../config/load.js';
-import { openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
+import { InboxRefusal, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
 import { quarantineFile } from './paths.js';
 
 /**
@@ -73,8 +73,15 @@ export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transacti
   const geo = await findGeo(db, txn.geo);
   if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
   if (geo.enabled) return geo;
-  const where = txn.file ? await moveToQuarantine(config, txn) : undefined;
-  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : ''}`;
+  let where: string | undefined;
+  let notMoved = '';
+  try {
+    where = txn.file ? await moveToQuarantine(config, txn) : undefined;
+  } catch (error) {
+    if (!(error instanceof InboxRefusal)) throw error;
+    notMoved = `; its file was not moved: ${error.message}`;
+  }
+  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : notMoved}`;
   log.warn(`refused: ${reason}`);
   throw refusedError(`transaction ${txn.id} refused: ${reason}`, `after \`ganymede geo enable ${geo.name}\`, the agent delivers the hour again (agent run --cycle ${txn.cycle} --force)`);
 }

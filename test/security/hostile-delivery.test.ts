@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -145,6 +145,17 @@ before(async () => {
     symlinkSync(elsewhere.path, linked.inboxDir);
   }, { size: 13, sha256: sha256(Buffer.from('not the inbox')) }));
 
+  // The same, and the GEO disabled before decrypt runs: refused as disabled, the link not followed either.
+  const offLinked = await centre.addGeo('off-linked', source);
+  mkdirSync(join(elsewhere.path, 'off'));
+  writeFileSync(join(elsewhere.path, 'off', fileName('off-linked')), 'not the inbox');
+  txnIds.set('off-linked', await deliver(offLinked, () => {
+    rmSync(offLinked.inboxDir, { recursive: true });
+    symlinkSync(join(elsewhere.path, 'off'), offLinked.inboxDir);
+  }, { size: 13, sha256: sha256(Buffer.from('not the inbox')) }));
+  const disabled = await centre.cli(['geo', 'disable', 'off-linked']);
+  assert.equal(disabled.code, 0, disabled.stderr);
+
   archived = await centre.cli(['archive', '--json'], 60_000);
   drained = await centre.cli(['jupiter', 'drain', '--json', '--timeout', '90'], 120_000);
 });
@@ -172,7 +183,7 @@ test('drain ends: the honest hour is done, every hostile transaction refused', (
   const result = JSON.parse(drained.stdout) as { transactions: Array<{ geo: string; state: string }> };
   assert.deepEqual(
     Object.fromEntries(result.transactions.map((txn) => [txn.geo, txn.state])),
-    { honest: 'done', 'linked-dir': 'refused', ...Object.fromEntries(hostiles.map((hostile) => [hostile.geo, 'refused'])) },
+    { honest: 'done', 'linked-dir': 'refused', 'off-linked': 'refused', ...Object.fromEntries(hostiles.map((hostile) => [hostile.geo, 'refused'])) },
   );
 });
 
@@ -231,4 +242,13 @@ test('a GEO directory swapped for a link: refused once, and nothing in the linke
   assert.deepEqual((await attemptsOf(centre, id)).map((attempt) => [attempt.step, attempt.outcome]), [['decrypt', 'failed']]);
   assert.equal(readFileSync(join(elsewhere.path, fileName('linked-dir')), 'utf8'), 'not the inbox', 'the file behind the link stays where it was');
   assert.equal(existsSync(centre.paths.quarantine('linked-dir')) && existsSync(join(centre.paths.quarantine('linked-dir'), fileName('linked-dir'))), false);
+});
+
+test('a disabled GEO whose directory is a link: refused as disabled, once, and nothing behind the link is moved', async () => {
+  const id = txnIds.get('off-linked')!;
+  const txn = await txnRow(centre, id);
+  assert.equal(txn.state, 'refused');
+  assert.match(txn.error ?? '', /GEO off-linked is disabled; its file was not moved: the inbox directory of GEO off-linked is a symbolic link/);
+  assert.deepEqual((await attemptsOf(centre, id)).map((attempt) => [attempt.step, attempt.outcome]), [['decrypt', 'failed']]);
+  assert.equal(readFileSync(join(elsewhere.path, 'off', fileName('off-linked')), 'utf8'), 'not the inbox');
 });
