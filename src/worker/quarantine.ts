@@ -11,7 +11,7 @@ import type { Db } from '../state/db.js';
 import type { Transaction } from '../state/transactions.js';
 import type { Logger } from '../log.js';
 import { centreDirs } from '../config/load.js';
-import { InboxRefusal, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
+import { InboxRefusal, kindOf, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
 import { quarantineFile } from './paths.js';
 
 /**
@@ -60,7 +60,7 @@ async function moveAcrossFilesystems(dir: GeoInboxDir, name: string, to: string)
       await file.close();
     }
   } else {
-    await writeFile(to, `not a regular file in the inbox (mode ${stats.mode.toString(8)}); removed unread\n`, { flag: 'wx', mode: 0o600 });
+    await writeFile(to, `${kindOf(stats)} in the inbox, removed unread\n`, { flag: 'wx', mode: 0o600 });
   }
   await rm(from, { recursive: true, force: true });
 }
