@@ -2,7 +2,7 @@
 // where every table is verified against the dump's manifest. Used by `archive restore` and `archive verify`.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import type { Transport } from '../transport/transport.js';
 import { connectScratch, scratchQuery } from '../worker/scratch-db.js';
 import type { CentreKeys } from './store.js';
 import { createProgress } from '../progress.js';
+import { unpackLimit } from '../pipeline/unpack-limits.js';
 
 export interface RestoredArchive {
   schema: string;
@@ -70,7 +71,10 @@ export async function restoreArchive(options: {
     const object = await fetchObject(options.store, options.record, work);
     let opened;
     try {
-      opened = await openDelivery({ file: object, decryptionKeys: options.keys.allPrivateKeys, expectedSigningKeys: options.expectedSigner, dir: join(work, 'dump') });
+      // An archived agent dump is what a GEO sent: bounded like decrypt bounds it.
+      const { centre } = options.loaded.config;
+      const limit = unpackLimit({ maxUnpackedBytes: centre.max_unpacked_bytes, maxUnpackRatio: centre.max_unpack_ratio }, (await stat(object)).size);
+      opened = await openDelivery({ file: object, decryptionKeys: options.keys.allPrivateKeys, expectedSigningKeys: options.expectedSigner, dir: join(work, 'dump'), limit });
     } catch (error) {
       throw new GanymedeError(ExitCode.refused, `the archived object ${options.record.objectKey} cannot be opened: ${messageOf(error)}`);
     }

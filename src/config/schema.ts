@@ -142,6 +142,15 @@ export const configSchema = z.strictObject({
       cycle_deadline_minutes: positiveInt.default(45),
       /** How many hours back a GEO's token may open an hour it has no transaction for; older needs the admin token. */
       max_backfill_hours: positiveInt.default(72),
+      /** The most a delivered file may unpack to: past it, decrypt refuses it as it streams. */
+      max_unpacked_bytes: positiveInt.default(64 * 1024 ** 3),
+      /**
+       * …and at most this many times its own size (applied past 256 MiB): zstd -1 and gzip on a MySQL dump
+       * reach ~5-10×, very repetitive tables several tens; a decompression bomb reaches thousands.
+       */
+      max_unpack_ratio: z.number().positive().default(200),
+      /** decrypt starts only if the work dir keeps this much free after the expected unpacked size. */
+      min_free_bytes: z.number().int().nonnegative().default(1024 ** 3),
     })
     .prefault({}),
   glassbeam: z

@@ -1,7 +1,8 @@
 // The centre's way into a delivered file: decrypt with the centre's key, require the signature of the
 // expected GEO, gunzip and unpack into a directory. Unpacking goes to a staging directory that becomes
 // the result only after the whole file was read and verified; anything that fails verification is
-// removed, so nothing unverified is ever loaded.
+// removed, so nothing unverified is ever loaded. What it unpacks to is bounded as it streams (a signed
+// file can be a decompression bomb) and each entry is checked at its header (dump-layout.ts).
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -13,12 +14,14 @@ import type { PrivateKey, PublicKey } from 'openpgp';
 import { OpenPgpRefusal, openStream } from '../openpgp/open.js';
 import { Readable, Writable } from 'node:stream';
 import { isZstd, zstdStream } from './zstd.js';
-import { dumpEntryPattern, manifestEntry } from './dump-archive.js';
-import { parseDumpManifest, type DumpManifest } from './dump-manifest.js';
+import { manifestEntry, planEntry } from './dump-archive.js';
+import { DumpLayout } from './dump-layout.js';
+import { DumpManifestError, parseDumpManifest, type DumpManifest } from './dump-manifest.js';
 import { readTar, type TarEntrySink } from './tar-reader.js';
 
 export interface OpenDeliveryOptions {
-  file: string;
+  /** A path, or a file already opened that reads from its start on each call (an inbox file, opened without following links). */
+  file: string | { read(): Readable };
   decryptionKeys: PrivateKey | PrivateKey[];
   expectedSigningKeys: PublicKey | PublicKey[];
   /** Where the dump ends up; must not exist yet. Its parent is created. */
@@ -26,6 +29,11 @@ export interface OpenDeliveryOptions {
   signal?: AbortSignal;
   /** How messages name the file (default: its path). */
   label?: string;
+  /**
+   * The most bytes it may unpack to, counted as they stream out of decryption and out of decompression
+   * (tar headers included); past it the delivery is refused at once. `why` names the setting.
+   */
+  limit?: { bytes: number; why: string };
 }
 
 export interface OpenedDelivery {
@@ -38,6 +46,30 @@ export interface OpenedDelivery {
 
 export class DeliveryRefusal extends Error {
   override name = 'DeliveryRefusal';
+}
+
+/** Past the unpack limit: refused as it is, whatever else the file may be. */
+export class UnpackLimitRefusal extends DeliveryRefusal {
+  override name = 'UnpackLimitRefusal';
+}
+
+function readFileOf(options: OpenDeliveryOptions) {
+  const highWaterMark = 1024 * 1024;
+  return typeof options.file === 'string' ? createReadStream(options.file, { highWaterMark }) : options.file.read();
+}
+
+const labelOf = (options: OpenDeliveryOptions) => options.label ?? (typeof options.file === 'string' ? options.file : 'the delivered file');
+
+/** Passes bytes through until more than the limit have gone by, then refuses the delivery. */
+function capBytes(limit: OpenDeliveryOptions['limit'], what: string) {
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let bytes = 0;
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      if (limit && bytes > limit.bytes) throw new UnpackLimitRefusal(`its ${what} passes ${limit.bytes} bytes, the most this delivery may unpack to (${limit.why}); nothing of it is kept`);
+      yield chunk;
+    }
+  };
 }
 
 /** An entry's file, written with backpressure; a write error surfaces at the next write or at end. */
@@ -60,20 +92,41 @@ function fileSink(path: string): TarEntrySink {
 }
 
 /**
- * The last stage of the pipeline: reads the tar and writes only the entries a dump may hold, as plain
- * 0600 files; any other entry (a link, a device, an unexpected path) refuses the whole archive.
+ * The last stage of the pipeline: reads the tar and writes only the entries a dump may hold, in the
+ * order and sizes it may hold them (dump-layout.ts), as plain 0600 files; any other entry refuses the
+ * whole archive at its header, before a byte of it is written.
  */
-function unpackInto(dir: string, counter: { bytes: number }) {
+function unpackInto(dir: string, counter: { bytes: number }, limit: OpenDeliveryOptions['limit']) {
+  const layout = new DumpLayout();
   return (source: AsyncIterable<Buffer>): Promise<void> =>
     readTar(source, async (entry) => {
-      if (entry.type !== 'file' || !dumpEntryPattern.test(entry.path)) {
-        throw new DeliveryRefusal(`the archive holds an unexpected entry ${JSON.stringify(entry.path)} (${entry.type === 'file' ? 'File' : `type ${entry.type}`})`);
+      const problem = layout.problemWith(entry);
+      if (problem) throw new DeliveryRefusal(problem);
+      counter.bytes += entry.size;
+      if (limit && counter.bytes > limit.bytes) {
+        throw new UnpackLimitRefusal(`${JSON.stringify(entry.path)} (${entry.size} bytes) takes the dump past ${limit.bytes} bytes, the most this delivery may unpack to (${limit.why}); nothing of it is kept`);
       }
       const target = join(dir, entry.path);
-      counter.bytes += entry.size;
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-      return fileSink(target);
+      const sink = fileSink(target);
+      return entry.path === planEntry ? withPlanCheck(sink, layout) : sink;
     });
+}
+
+/** plan.json goes to its file and, once whole, tells the layout which data files the dump holds. */
+function withPlanCheck(sink: TarEntrySink, layout: DumpLayout): TarEntrySink {
+  const chunks: Buffer[] = [];
+  return {
+    async write(chunk) {
+      chunks.push(Buffer.from(chunk));
+      await sink.write(chunk);
+    },
+    async end() {
+      await sink.end();
+      const problem = layout.planRead(Buffer.concat(chunks).toString('utf8'));
+      if (problem) throw new DeliveryRefusal(problem);
+    },
+  };
 }
 
 /** gzip or zstd, told apart by the first bytes, so files of either agent setting open. */
@@ -99,14 +152,15 @@ export async function openDelivery(options: OpenDeliveryOptions): Promise<Opened
   await mkdir(staging, { recursive: true, mode: 0o700 });
   const counter = { bytes: 0 };
   try {
-    const plaintext = openStream(createReadStream(options.file, { highWaterMark: 1024 * 1024 }), {
+    const plaintext = openStream(readFileOf(options), {
       decryptionKeys: options.decryptionKeys,
       expectedSigningKeys: options.expectedSigningKeys,
-      label: options.label ?? options.file,
+      label: labelOf(options),
     });
-    const sink = unpackInto(staging, counter);
-    await pipeline(plaintext, decompress, sink, { signal: options.signal });
+    const sink = unpackInto(staging, counter, options.limit);
+    await pipeline(plaintext, capBytes(options.limit, 'decrypted data'), decompress, capBytes(options.limit, 'decompressed data'), sink, { signal: options.signal });
     const { signerFingerprint } = await plaintext.verified;
+    // Verified by now: whatever is wrong with the manifest is what the GEO signed, and says so itself.
     const manifest = parseDumpManifest(await readFile(join(staging, manifestEntry), 'utf8').catch(() => {
       throw new DeliveryRefusal('the archive has no manifest.json: the agent did not finish it');
     }));
@@ -114,7 +168,7 @@ export async function openDelivery(options: OpenDeliveryOptions): Promise<Opened
     return { dir: options.dir, signerFingerprint, manifest, bytes: counter.bytes };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    if (error instanceof OpenPgpRefusal || options.signal?.aborted || isLocalFault(error)) throw error;
+    if (error instanceof OpenPgpRefusal || error instanceof DumpManifestError || options.signal?.aborted || isLocalFault(error)) throw error;
     throw await verdictOf(options, error);
   }
 }
@@ -126,16 +180,19 @@ const isLocalFault = (error: unknown) => ['ENOSPC', 'EDQUOT', 'EACCES', 'EROFS',
  * first. What the operator needs is the OpenPGP verdict: read the message to its end to get it.
  */
 async function verdictOf(options: OpenDeliveryOptions, unpackError: unknown): Promise<Error> {
-  const plaintext = openStream(createReadStream(options.file, { highWaterMark: 1024 * 1024 }), {
+  const plaintext = openStream(readFileOf(options), {
     decryptionKeys: options.decryptionKeys,
     expectedSigningKeys: options.expectedSigningKeys,
-    label: options.label ?? options.file,
+    label: labelOf(options),
   });
   try {
-    await pipeline(plaintext, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    // Bounded like the unpack: the decrypted data alone can be a bomb (an OpenPGP compressed packet).
+    await pipeline(plaintext, capBytes(options.limit, 'decrypted data'), new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: options.signal });
     await plaintext.verified;
   } catch (error) {
     if (error instanceof OpenPgpRefusal) return error;
+    if (error instanceof UnpackLimitRefusal || options.signal?.aborted) return error as Error;
   }
+  if (unpackError instanceof UnpackLimitRefusal) return unpackError;
   return new DeliveryRefusal(`decrypted and signed by the expected key, but not a compressed tar dump: ${(unpackError as Error).message ?? String(unpackError)}`);
 }

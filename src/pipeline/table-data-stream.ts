@@ -87,6 +87,15 @@ export class TableDataStream extends Readable {
   private start(): void {
     // typeCast false: every value as the server's own bytes (a Buffer), nothing parsed into JS numbers
     // or dates that could round or shift.
+    // A connection that is closed (destroyed by a stop, or lost) reports a new query's failure on itself, not
+    // on the query: unheard, that 'error' kills the process; heard here, it fails this stream.
+    const onConnectionError = (error: Error) => {
+      this.failed = true;
+      if (!this.destroyed) this.destroy(new Error(`reading table ${this.label}: ${error.message}`, { cause: error }));
+    };
+    const stopListening = () => this.conn.off('error', onConnectionError);
+    this.conn.on('error', onConnectionError);
+    this.once('close', stopListening);
     const query = this.conn.query({ sql: this.sql, typeCast: false, rowsAsArray: true });
     const direct = encodeRowPackets(query, (payload, start, end) => {
       if (this.draining) return;
@@ -110,6 +119,7 @@ export class TableDataStream extends Readable {
     });
     query.on('end', () => {
       this.queryEnded = true;
+      stopListening();
       if (this.failed || this.draining) return;
       this.encoder.end();
       this.finished = { rows: this.encoder.rows, bytes: this.encoder.bytes, checksum: this.encoder.checksum() };

@@ -28,19 +28,37 @@ function field(block: Buffer, start: number, length: number): string {
   return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
 }
 
-function numberField(block: Buffer, start: number, length: number, what: string): number {
+/**
+ * A numeric header field: octal digits (space or NUL ended), or GNU base-256 (high bit of the first byte
+ * set). Every value is range-checked: a GEO signs whatever bytes it likes, and a size that is negative or
+ * past 2^53 once sent this reader backwards over the same bytes forever.
+ */
+function numberField(block: Buffer, start: number, length: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const raw = block.subarray(start, start + length);
-  // GNU base-256: the high bit of the first byte set, the rest big-endian.
+  let value: number;
+  if (raw[0] === 0xff) throw new TarFormatError(`a tar header's ${what} is negative (base-256)`);
   if ((raw[0]! & 0x80) !== 0) {
-    let value = raw[0]! & 0x7f;
+    value = raw[0]! & 0x7f;
     for (const byte of raw.subarray(1)) value = value * 256 + byte;
-    if (!Number.isSafeInteger(value)) throw new TarFormatError(`a tar header's ${what} is too large`);
-    return value;
+  } else {
+    const text = field(block, start, length).trim();
+    if (text !== '' && !/^[0-7]+$/.test(text)) throw new TarFormatError(`a tar header's ${what} is not an octal number: ${JSON.stringify(text.slice(0, 20))}`);
+    value = text === '' ? 0 : Number.parseInt(text, 8);
   }
-  const text = field(block, start, length).trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`a tar header's ${what} is not a number: ${JSON.stringify(text)}`);
-  return Number.parseInt(text, 8);
+  if (!Number.isSafeInteger(value) || value > max) throw new TarFormatError(`a tar header's ${what} is out of range (over ${max})`);
+  return value;
+}
+
+/** The numeric fields this reader does not use, checked all the same: a header with any out of range is not one a tar tool wrote. */
+function checkOtherNumbers(block: Buffer, ustar: boolean): void {
+  numberField(block, 100, 8, 'mode', 0o7777777);
+  numberField(block, 108, 8, 'uid', 0xffff_ffff);
+  numberField(block, 116, 8, 'gid', 0xffff_ffff);
+  numberField(block, 136, 12, 'mtime');
+  if (ustar) {
+    numberField(block, 329, 8, 'device major number', 0xffff_ffff);
+    numberField(block, 337, 8, 'device minor number', 0xffff_ffff);
+  }
 }
 
 function checksumOk(block: Buffer): boolean {
@@ -52,17 +70,41 @@ function checksumOk(block: Buffer): boolean {
 
 const isZeroBlock = (block: Buffer) => block.every((byte) => byte === 0);
 
-/** The `path` and `size` records of a pax extended header ("<len> <key>=<value>\n" each). */
+/** Meta entries (pax headers, GNU long names) are read into memory: none a tar tool writes comes near this. */
+export const maxMetaEntryBytes = 1024 * 1024;
+
+/** pax keys whose value is a number, with what it may be. */
+const paxNumbers: Record<string, RegExp> = {
+  size: /^[0-9]{1,16}$/,
+  uid: /^[0-9]{1,10}$/,
+  gid: /^[0-9]{1,10}$/,
+  mtime: /^-?[0-9]{1,16}(\.[0-9]{1,9})?$/,
+  atime: /^-?[0-9]{1,16}(\.[0-9]{1,9})?$/,
+  ctime: /^-?[0-9]{1,16}(\.[0-9]{1,9})?$/,
+};
+
+/** The records of a pax extended header ("<len> <key>=<value>\n" each), every numeric one range-checked. */
 function paxRecords(data: Buffer): Map<string, string> {
   const records = new Map<string, string>();
   let offset = 0;
   while (offset < data.length) {
     const space = data.indexOf(0x20, offset);
-    const length = Number.parseInt(data.subarray(offset, space).toString('ascii'), 10);
-    if (space < 0 || !Number.isInteger(length) || length <= 0 || offset + length > data.length) throw new TarFormatError('a pax header record is malformed');
+    const lengthText = space < 0 ? '' : data.subarray(offset, space).toString('ascii');
+    const length = /^[1-9][0-9]{0,6}$/.test(lengthText) ? Number(lengthText) : 0;
+    if (length === 0 || offset + length > data.length || space >= offset + length - 1 || data[offset + length - 1] !== 0x0a) {
+      throw new TarFormatError('a pax header record is malformed');
+    }
     const record = data.subarray(space + 1, offset + length - 1).toString('utf8');
     const equals = record.indexOf('=');
-    if (equals > 0) records.set(record.slice(0, equals), record.slice(equals + 1));
+    if (equals > 0) {
+      const key = record.slice(0, equals);
+      const value = record.slice(equals + 1);
+      const pattern = paxNumbers[key];
+      if (pattern && (!pattern.test(value) || Math.abs(Number(value)) > Number.MAX_SAFE_INTEGER)) {
+        throw new TarFormatError(`a pax header's ${key} is not a number in range: ${JSON.stringify(value.slice(0, 20))}`);
+      }
+      records.set(key, value);
+    }
     offset += length;
   }
   return records;
@@ -136,10 +178,13 @@ export async function readTar(source: AsyncIterable<Buffer>, open: (entry: TarEn
       const ustar = field(block, 257, 6) === 'ustar';
       const name = field(block, 0, 100);
       const prefix = ustar ? field(block, 345, 155) : '';
-      const size = nextSize ?? numberField(block, 124, 12, 'size');
+      checkOtherNumbers(block, ustar);
+      const meta = typeflag === 'x' || typeflag === 'L' || typeflag === 'g';
+      // A pax size stands for the size of the file entry it precedes, never of another meta entry.
+      const size = meta ? numberField(block, 124, 12, 'size') : (nextSize ?? numberField(block, 124, 12, 'size'));
       const pad = (blockBytes - (size % blockBytes)) % blockBytes;
+      if (meta && size > maxMetaEntryBytes) throw new TarFormatError(`a tar ${typeflag === 'L' ? 'long name' : 'extended header'} is over 1 MiB (${size} bytes)`);
       if (typeflag === 'x' || typeflag === 'L') {
-        if (size > 1024 * 1024) throw new TarFormatError('a tar extended header is over 1 MiB');
         state = { kind: 'data', left: size, pad, sink: undefined, meta: [], type: typeflag };
       } else if (typeflag === 'g') {
         state = { kind: 'data', left: size, pad, sink: undefined, meta: undefined, type: typeflag };

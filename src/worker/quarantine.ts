@@ -1,6 +1,8 @@
 // Quarantine: where a delivered file goes when the centre will not process it (it failed verification,
 // or its GEO was disabled). Moved, never deleted, so an operator can look at it.
-import { copyFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { failedError, refusedError } from '../errors.js';
@@ -8,31 +10,59 @@ import { findGeo, type Geo } from '../state/geos.js';
 import type { Db } from '../state/db.js';
 import type { Transaction } from '../state/transactions.js';
 import type { Logger } from '../log.js';
-import { inboxFile, quarantineFile } from './paths.js';
+import { centreDirs } from '../config/load.js';
+import { InboxRefusal, kindOf, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
+import { quarantineFile } from './paths.js';
 
 /**
  * Moves the transaction's file from the inbox to quarantine; a second call (after a crash) finds it
  * there. A file of the same name already in quarantine is never overwritten: the newcomer gets the
  * transaction and delivery in its name, so no GEO can wipe out the evidence of an earlier refusal.
+ * Whatever the GEO put there (a link, a FIFO) is moved as it is, never read or followed; when the GEO's
+ * directory itself is a link, nothing is moved (InboxRefusal).
  */
 export async function moveToQuarantine(config: Config, txn: Transaction): Promise<string> {
-  const from = inboxFile(config, txn);
   const plain = quarantineFile(config, txn);
   await mkdir(dirname(plain), { recursive: true, mode: 0o700 });
-  const [source, taken] = await Promise.all([stat(from).catch(() => undefined), stat(plain).catch(() => undefined)]);
-  if (!source) {
-    if (taken) return plain;
-    throw refusedError(`${txn.file!.name} is neither in the inbox nor in quarantine`, 'the agent may deliver the hour again');
-  }
-  const to = taken ? `${plain}.txn-${txn.id}-d${txn.delivery}` : plain;
+  const dir = await openGeoInboxDir(centreDirs(config).inbox, txn.geo);
   try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(from, to);
-    await unlink(from);
+    const from = dir?.at(txn.file!.name);
+    const [source, taken] = await Promise.all([from ? lstat(from).catch(() => undefined) : undefined, lstat(plain).catch(() => undefined)]);
+    if (!from || !source) {
+      if (taken) return plain;
+      throw refusedError(`${txn.file!.name} is neither in the inbox nor in quarantine`, 'the agent may deliver the hour again');
+    }
+    const to = taken ? `${plain}.txn-${txn.id}-d${txn.delivery}` : plain;
+    try {
+      await rename(from, to);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await moveAcrossFilesystems(dir!, txn.file!.name, to);
+    }
+    return to;
+  } finally {
+    await dir?.close();
   }
-  return to;
+}
+
+/** rename() across filesystems, by kind: a regular file copied through a descriptor, a link re-made, anything else noted. */
+async function moveAcrossFilesystems(dir: GeoInboxDir, name: string, to: string): Promise<void> {
+  const from = dir.at(name);
+  const stats = await lstat(from);
+  if (stats.isSymbolicLink()) {
+    await symlink(await readlink(from), to);
+  } else if (stats.isFile()) {
+    const file = await openRegularFile(dir, name);
+    if (!file) throw refusedError(`${name} went from the inbox while it was being moved to quarantine`);
+    try {
+      await pipeline(file.read(), createWriteStream(to, { flags: 'wx', mode: 0o600 }));
+    } finally {
+      await file.close();
+    }
+  } else {
+    await writeFile(to, `${kindOf(stats)} in the inbox, removed unread\n`, { flag: 'wx', mode: 0o600 });
+  }
+  await rm(from, { recursive: true, force: true });
 }
 
 /**
@@ -43,8 +73,15 @@ export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transacti
   const geo = await findGeo(db, txn.geo);
   if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
   if (geo.enabled) return geo;
-  const where = txn.file ? await moveToQuarantine(config, txn) : undefined;
-  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : ''}`;
+  let where: string | undefined;
+  let notMoved = '';
+  try {
+    where = txn.file ? await moveToQuarantine(config, txn) : undefined;
+  } catch (error) {
+    if (!(error instanceof InboxRefusal)) throw error;
+    notMoved = `; its file was not moved: ${error.message}`;
+  }
+  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : notMoved}`;
   log.warn(`refused: ${reason}`);
   throw refusedError(`transaction ${txn.id} refused: ${reason}`, `after \`ganymede geo enable ${geo.name}\`, the agent delivers the hour again (agent run --cycle ${txn.cycle} --force)`);
 }

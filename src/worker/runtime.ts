@@ -47,6 +47,28 @@ export interface WorkerStepResult extends StepOutcome {
   step: StepName;
 }
 
+/** How long work may take to wind down once told to stop: a zstd child to exit, a staging dir to go. */
+export const stopGraceMs = 3_000;
+
+/**
+ * `work`, unless `signal` fires and `work` has not settled `graceMs` later: then `stopped()` wins. Some
+ * waits ignore a signal (an SFTP handshake with a peer that went silent is retried for minutes); none may
+ * keep a process past SIGTERM. The caller exits right after, and what was still running goes with it.
+ */
+export function settleOrStop<T>(work: Promise<T>, signal: AbortSignal | undefined, stopped: () => Error, graceMs = stopGraceMs): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => (timer = setTimeout(() => reject(stopped()), graceMs));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    });
+  });
+}
+
 export async function runWorkerStep(options: Common & { txnId: number }, work: (context: StepContext) => Promise<StepOutcome>): Promise<WorkerStepResult> {
   return withDb(options, async (db) => {
     const txn = await getTransaction(db, options.txnId);
@@ -140,10 +162,15 @@ async function holdAndRun(
     await context.event({ phase: options.step, message: 'started' });
     let outcome: StepOutcome;
     try {
-      outcome = await work(context);
+      const stopped = () => failedError(`stopped: ${String(controller.signal.reason)} (the step had not wound down ${stopGraceMs} ms later)`);
+      outcome = await settleOrStop(work(context), controller.signal, stopped);
       if (controller.signal.aborted) throw failedError(`stopped: ${String(controller.signal.reason)}`);
     } catch (error) {
-      const failure = controller.signal.aborted && !(error instanceof GanymedeError) ? failedError(`stopped: ${String(controller.signal.reason)}`) : error;
+      // Once told to stop, whatever the work threw is an artefact of stopping (a MongoDB client closed under
+      // etl reads as "unreachable", a decrypt stream cut short as a damaged file): the step is retried.
+      const stopReport = error instanceof GanymedeError && error.message.startsWith('stopped: ');
+      if (controller.signal.aborted && !stopReport) log.debug(`while stopping: ${messageOf(error)}`);
+      const failure = controller.signal.aborted && !stopReport ? failedError(`stopped: ${String(controller.signal.reason)}`) : error;
       // Refused data and a configuration problem fail the same way every time: no retries until someone
       // acts (txn retry, or the worker by hand); anything else backs off and retries.
       const refused = failure instanceof GanymedeError && (failure.exitCode === ExitCode.refused || failure.exitCode === ExitCode.config);

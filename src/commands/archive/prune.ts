@@ -2,13 +2,14 @@
 // of each day for archive.daily_days, then nothing) and of the local inbox (agent files archived more
 // than archive.local_days ago). A local file is only ever deleted once its archived copy is recorded,
 // so nothing not yet archived elsewhere is lost.
-import { rm, stat } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadedConfig } from '../../config/load.js';
 import { centreDirs } from '../../config/load.js';
 import { createLogger } from '../../log.js';
 import { listArchiveRecords, markArchivePruned, type ArchiveRecord } from '../../state/archive.js';
 import { openArchiveStore } from '../../archive/store.js';
+import { InboxRefusal, openGeoInboxDir } from '../../worker/inbox-file.js';
 import { withStateDb } from '../context.js';
 
 export interface PruneResult {
@@ -55,10 +56,23 @@ export async function runArchivePrune({ loaded, dryRun = false, now = new Date()
       }
     }
     for (const record of archived.filter((item) => item.kind === 'agent-dump' && item.archivedAt && now.getTime() - item.archivedAt.getTime() > archive.local_days * dayMs)) {
-      const file = join(centreDirs(loaded.config).inbox, record.geo ?? '', record.objectKey.split('/').pop()!);
-      if (!(await stat(file).catch(() => undefined))) continue;
-      result.localFiles.push(file);
-      if (!dryRun) await rm(file, { force: true });
+      const name = record.objectKey.split('/').pop()!;
+      const file = join(centreDirs(loaded.config).inbox, record.geo ?? '', name);
+      // Through the GEO's directory opened without following links: a GEO that swapped its directory
+      // for a link must not get a file of that name removed elsewhere.
+      const dir = await openGeoInboxDir(centreDirs(loaded.config).inbox, record.geo ?? '').catch((error: unknown) => {
+        if (!(error instanceof InboxRefusal)) throw error;
+        log.warn(`${file} not removed: ${error.message}`);
+        return undefined;
+      });
+      if (!dir) continue;
+      try {
+        if (!(await lstat(dir.at(name)).catch(() => undefined))?.isFile()) continue;
+        result.localFiles.push(file);
+        if (!dryRun) await rm(dir.at(name), { force: true });
+      } finally {
+        await dir.close();
+      }
     }
     return result;
   });

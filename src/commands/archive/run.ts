@@ -1,10 +1,13 @@
 // `ganymede archive`: done in 3 steps — a consistent, encrypted dump of the Ganymede schema (skipped when
 // its content did not change since the last one), then every agent file not archived yet, each to the
-// archive store under a fixed name and recorded with size and sha256. Safe to kill and run again.
+// archive store under a fixed name and recorded with size and sha256. Safe to kill and run again, and it
+// stops within moments of SIGTERM: every read and upload carries the signal. An inbox file is read only
+// as a regular file opened without following links (inbox-file.ts): a GEO's link to /dev/zero is skipped.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../../config/load.js';
@@ -17,6 +20,9 @@ import { stateDbTarget } from '../../state/db.js';
 import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
 import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
 import { connectStreaming } from '../../state/stream-connection.js';
+import { InboxRefusal, openInboxFile, type InboxFile } from '../../worker/inbox-file.js';
+import { failedError } from '../../errors.js';
+import { settleOrStop } from '../../worker/runtime.js';
 import { withStateDb } from '../context.js';
 
 export interface ArchiveRunResult {
@@ -26,13 +32,22 @@ export interface ArchiveRunResult {
   skipped: Array<{ file: string; reason: string }>;
 }
 
-async function sha256Of(path: string): Promise<string> {
+async function sha256Of(file: InboxFile, signal: AbortSignal | undefined): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  await pipeline(file.read(), hash, ...(signal ? [{ signal }] : []));
   return hash.digest('hex');
 }
 
+/** A stream that SIGTERM destroys: the stores read their source to the end otherwise. */
+const stoppable = (stream: Readable, signal: AbortSignal | undefined): Readable => (signal ? addAbortSignal(signal, stream) : stream);
+
 export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; signal?: AbortSignal }): Promise<ArchiveRunResult> {
+  // A store that went silent (an SFTP handshake retried for minutes) does not hold a stop back either.
+  const progress = { agentDumps: 0 };
+  return settleOrStop(archiveAll(loaded, signal, progress), signal, () => stoppedBy(signal!, progress.agentDumps));
+}
+
+async function archiveAll(loaded: LoadedConfig, signal: AbortSignal | undefined, progress: { agentDumps: number }): Promise<ArchiveRunResult> {
   const log = createLogger('archive');
   const spoolDir = join(loaded.config.site.data_dir, 'archive-spool');
   await mkdir(spoolDir, { recursive: true, mode: 0o700 });
@@ -79,7 +94,7 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
             const sealed = await sealToFile({ source: dumpArchive(snapshot), path: spool, encryptionKeys: keys.publicKey, signingKey: keys.privateKey, signal });
             await snapshot.close();
             await startArchiveRecord(db, { kind: 'ganymede-db', sourceKey, cycleStart: null, storeUrl: archiveUrl(loaded), objectKey });
-            await store.put(objectKey, () => createReadStream(spool, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
+            await store.put(objectKey, () => stoppable(createReadStream(spool, { highWaterMark: 1024 * 1024 }), signal), { expectedSize: sealed.size });
             await finishArchiveRecord(db, 'ganymede-db', sourceKey, sealed.size, sealed.sha256);
             result.ganymedeDump = { objectKey, size: sealed.size };
             log.info(`archived the Ganymede schema as ${objectKey} (${sealed.size} bytes)`);
@@ -96,33 +111,56 @@ export async function runArchive({ loaded, signal }: { loaded: LoadedConfig; sig
           if (signal?.aborted) break;
           bar.update(index, `(${dump.fileName})`);
           const file = join(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
-          const found = await stat(file).catch(() => undefined);
-          if (!found) {
+          let opened: InboxFile | undefined;
+          try {
+            opened = await openInboxFile(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
+          } catch (error) {
+            if (!(error instanceof InboxRefusal)) throw error;
+            result.skipped.push({ file, reason: `${error.message}; not read, not archived` });
+            log.warn(`${file}: ${error.message}; not read, not archived`);
+            continue;
+          }
+          if (!opened) {
             result.skipped.push({ file, reason: 'not in the inbox' });
             continue;
           }
-          if (found.size !== dump.size || (await sha256Of(file)) !== dump.sha256) {
-            result.skipped.push({ file, reason: 'differs from what its agent reported; not archived' });
-            log.warn(`${file} differs from what its agent reported; not archived`);
-            continue;
+          const inboxFile = opened;
+          try {
+            if (inboxFile.size !== dump.size || (await sha256Of(inboxFile, signal)) !== dump.sha256) {
+              result.skipped.push({ file, reason: 'differs from what its agent reported; not archived' });
+              log.warn(`${file} differs from what its agent reported; not archived`);
+              continue;
+            }
+            const sourceKey = `txn:${dump.txnId}:d${dump.delivery}`;
+            const objectKey = `agent/${formatCycle(dump.cycleStart)}/${dump.geo}/${dump.fileName}`;
+            await startArchiveRecord(db, { kind: 'agent-dump', sourceKey, txnId: dump.txnId, geoId: dump.geoId, cycleStart: dump.cycleStart, storeUrl: archiveUrl(loaded), objectKey });
+            await store.put(objectKey, () => stoppable(inboxFile.read(), signal), { expectedSize: dump.size });
+            await finishArchiveRecord(db, 'agent-dump', sourceKey, dump.size, dump.sha256);
+            result.agentDumps.push({ objectKey, size: dump.size });
+            progress.agentDumps++;
+            log.info(`archived ${objectKey} (${dump.size} bytes)`);
+          } finally {
+            await inboxFile.close();
           }
-          const sourceKey = `txn:${dump.txnId}:d${dump.delivery}`;
-          const objectKey = `agent/${formatCycle(dump.cycleStart)}/${dump.geo}/${dump.fileName}`;
-          await startArchiveRecord(db, { kind: 'agent-dump', sourceKey, txnId: dump.txnId, geoId: dump.geoId, cycleStart: dump.cycleStart, storeUrl: archiveUrl(loaded), objectKey });
-          await store.put(objectKey, () => createReadStream(file, { highWaterMark: 1024 * 1024 }), { expectedSize: dump.size });
-          await finishArchiveRecord(db, 'agent-dump', sourceKey, dump.size, dump.sha256);
-          result.agentDumps.push({ objectKey, size: dump.size });
-          log.info(`archived ${objectKey} (${dump.size} bytes)`);
         }
         bar.finish();
       });
+    } catch (error) {
+      if (signal?.aborted) throw stoppedBy(signal, result.agentDumps.length);
+      throw error;
     } finally {
       await store.close();
     }
+    if (signal?.aborted) throw stoppedBy(signal, result.agentDumps.length);
     return result;
   } finally {
     await lock.release();
   }
+}
+
+/** Stopped (SIGTERM) part way: what was archived is recorded, the rest waits for the next run. */
+function stoppedBy(signal: AbortSignal, agentDumps: number): Error {
+  return failedError(`archive stopped by ${String(signal.reason)} after ${agentDumps} agent files; nothing half-done is recorded as archived`, 'the next `ganymede archive` archives the rest');
 }
 
 export function describeArchive(result: ArchiveRunResult): string {

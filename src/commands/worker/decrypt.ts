@@ -1,28 +1,39 @@
 // `worker decrypt`: the delivered file must be what the agent reported (size, sha256), decrypt with the
 // centre's key, carry a valid signature of *this transaction's* GEO, and unpack into the transaction's
 // work dir. Anything else is refused for good and the file moved to quarantine; MySQL is not touched.
+// The file is read only as a regular file opened without following links (inbox-file.ts), and what it
+// unpacks to is bounded (unpack-limits.ts).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { requireSettings } from '../../config/load.js';
+import { centreDirs, requireSettings } from '../../config/load.js';
 import { GanymedeError, configError, failedError, messageOf, refusedError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
-import { listRetiredGeoKeys, signingKeysForDelivery } from '../../state/geos.js';
+import { listRetiredGeoKeys, signingKeysForDelivery, type Geo } from '../../state/geos.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
-import { dumpDir, inboxFile } from '../../worker/paths.js';
+import { dumpDir } from '../../worker/paths.js';
+import { InboxRefusal, openInboxFile, type InboxFile } from '../../worker/inbox-file.js';
 import { moveToQuarantine, refuseIfGeoDisabled } from '../../worker/quarantine.js';
 import { listCentreKeys } from '../../state/centre-keys.js';
+import { checkFreeSpace, unpackLimit } from '../../pipeline/unpack-limits.js';
 
-async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
+async function sha256Of(file: InboxFile, signal: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash, { signal });
+  await pipeline(file.read(), hash, { signal });
   return hash.digest('hex');
 }
 
 async function quarantine(context: StepContext, reason: string): Promise<never> {
-  const to = await moveToQuarantine(context.loaded.config, context.txn);
+  let to;
+  try {
+    to = await moveToQuarantine(context.loaded.config, context.txn);
+  } catch (error) {
+    if (!(error instanceof InboxRefusal)) throw error;
+    // The GEO's directory is a link: nothing in it is touched, the transaction is refused all the same.
+    context.log.warn(`refused, not moved: ${reason}; ${error.message}`);
+    throw refusedError(`${context.txn.file!.name} refused: ${reason}; ${error.message}`, 'the agent may deliver the hour again (agent run --cycle … --force)');
+  }
   context.log.warn(`refused and moved to quarantine ${to}: ${reason}`);
   throw refusedError(`${context.txn.file!.name} refused: ${reason}; moved to ${to}`, 'the agent may deliver the hour again (agent run --cycle … --force)');
 }
@@ -32,15 +43,30 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   requireSettings(context.loaded, ['centre.private_key_file'], '`worker decrypt`');
   const { txn } = context;
   if (!txn.file) throw failedError(`transaction ${txn.id} has no delivered file recorded`);
-  const file = inboxFile(config, txn);
 
   // done in 3 steps; step 1: the GEO may deliver, and the file is the one the agent reported
   const geo = await refuseIfGeoDisabled(context.db, config, txn, context.log);
-  const found = await stat(file).catch(() => undefined);
-  if (!found) throw refusedError(`${file} is not in the inbox although the agent reported it delivered`, 'the agent may deliver the hour again');
-  if (found.size !== txn.file.size) await quarantine(context, `its size is ${found.size} bytes, the agent reported ${txn.file.size} (truncated or replaced)`);
+  let file: InboxFile | undefined;
+  try {
+    file = await openInboxFile(centreDirs(config).inbox, txn.geo, txn.file.name);
+  } catch (error) {
+    if (error instanceof InboxRefusal) await quarantine(context, error.message);
+    throw error;
+  }
+  if (!file) throw refusedError(`${txn.file.name} is not in the inbox of GEO ${txn.geo} although the agent reported it delivered`, 'the agent may deliver the hour again');
+  try {
+    return await checkAndOpen(context, geo, file, txn.file);
+  } finally {
+    await file.close();
+  }
+}
+
+async function checkAndOpen(context: StepContext, geo: Geo, file: InboxFile, reported: { name: string; size: number; sha256: string }): Promise<StepOutcome> {
+  const { config } = context.loaded;
+  const { txn } = context;
+  if (file.size !== reported.size) await quarantine(context, `its size is ${file.size} bytes, the agent reported ${reported.size} (truncated or replaced)`);
   const sha256 = await sha256Of(file, context.signal);
-  if (sha256 !== txn.file.sha256) await quarantine(context, `its sha256 is ${sha256}, the agent reported ${txn.file.sha256}`);
+  if (sha256 !== reported.sha256) await quarantine(context, `its sha256 is ${sha256}, the agent reported ${reported.sha256}`);
 
   // step 2: keys: the centre's private keys (more than one after `keys rotate`), and the public keys of
   // this transaction's GEO that were in force when the file was delivered
@@ -69,12 +95,18 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   const { DumpManifestError } = await import('../../pipeline/dump-manifest.js');
   const target = dumpDir(config, txn);
   await rm(target, { recursive: true, force: true });
+  const limit = unpackLimit({ maxUnpackedBytes: config.centre.max_unpacked_bytes, maxUnpackRatio: config.centre.max_unpack_ratio }, file.size);
+  const workRoot = centreDirs(config).work;
+  await mkdir(workRoot, { recursive: true, mode: 0o700 });
+  await checkFreeSpace(workRoot, file.size, limit, config.centre.min_free_bytes);
   try {
-    const opened = await openDelivery({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal, label: txn.file.name });
+    const opened = await openDelivery({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, dir: target, signal: context.signal, label: reported.name, limit });
     const rows = opened.manifest.tables.reduce((sum, table) => sum + table.rows, 0);
     await context.event({ phase: 'decrypt', message: `signed by ${opened.signerFingerprint}; ${opened.manifest.tables.length} tables`, rows, bytes: opened.bytes });
     return { rows, bytes: opened.bytes };
   } catch (error) {
+    // Stopped (SIGTERM, lease lost): whatever the half-read stream said, the file was not judged.
+    if (context.signal.aborted) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       throw new GanymedeError(ExitCode.failed, `the work dir ${target} is full (${code})`, { hint: 'free space or move centre.work_dir; the step will be retried' });
