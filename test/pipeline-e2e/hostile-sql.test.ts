@@ -95,6 +95,12 @@ before(async () => {
     `CREATE TABLE \`${name}\` (\`id\` int(11) NOT NULL, \`name\` varchar(60) NOT NULL, \`balance\` decimal(70,2) DEFAULT NULL, ` +
     `\`created_at\` datetime DEFAULT NULL, \`note\` varchar(40) DEFAULT NULL, PRIMARY KEY (\`id\`))`);
   txnIds.set('toowide', await deliverBytes(refusedByServer, sealed));
+  // Names the honest GEO's file, with its size and sha256, as its own delivery.
+  const thief = await centre.addGeo('namethief', source);
+  const thiefApi = new ApiClient({ baseUrl: centre.apiUrl, token: thief.token, as: 'GEO namethief' });
+  const { transaction: stolen } = await thiefApi.openTransaction(thief.name, cycle);
+  await thiefApi.closeTransaction(stolen.id, { name: donor.file.name, size: donor.file.size, sha256: donor.file.sha256 });
+  txnIds.set('namethief', stolen.id);
   await centre.cli(['jupiter', 'drain', '--json', '--timeout', '150']);
 });
 after(async () => {
@@ -170,6 +176,16 @@ test('a definition the server refuses fails the load with the server\'s reason, 
     assert.match(attempt.error ?? '', /creating table `accounts`: .*(precision|70)/i, 'the CREATE error, reported by the worker, not a lost lease');
   }
   assert.equal((await txnRow(centre, id)).state, 'failed');
+});
+
+test("a GEO naming another GEO's file as its own reaches only its own inbox: refused there, the other's file untouched", async () => {
+  const txn = await txnRow(centre, txnIds.get('namethief')!);
+  assert.equal(txn.state, 'refused');
+  assert.match(txn.error ?? '', /not in the inbox/);
+  const honest = centre.geos.get('honest')!;
+  const honestFile = (await txnRow(centre, txnIds.get('honest')!)).file_name;
+  assert.equal(txn.file_name, honestFile, 'it named that file');
+  assert.ok(existsSync(join(honest.inboxDir, honestFile)), "the honest GEO's file is still in its inbox");
 });
 
 test("the honest GEO's hour of the same cycle lands in the warehouse", async () => {
