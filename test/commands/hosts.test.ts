@@ -1,7 +1,7 @@
 // Host membership on a real centre: the heartbeat that `jupiter tick` and a worker record, a host gone
 // quiet shown dead by `hosts`, `hosts --json`, GET /v1/hosts, /metrics and `check`, `hosts forget` refusing
-// a live host and forgetting a dead one (audited), and a heartbeat that fails without failing the tick or
-// the worker.
+// a live host and forgetting a dead one (audited), lease renewals beating while a step runs, and a heartbeat
+// that fails without failing the tick or the worker.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -14,6 +14,7 @@ import { ExitCode } from '../../src/exit-codes.js';
 import { migrations } from '../../src/state/migrations.js';
 import { recordHeartbeat } from '../../src/state/hosts.js';
 import { claimStepByHand, findTxnStep } from '../../src/state/steps.js';
+import { runWorkerStep } from '../../src/worker/runtime.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 let centre: Centre;
@@ -145,6 +146,22 @@ test('`hosts forget` refuses a live host and forgets a dead one, audited; check 
   assert.deepEqual(audit.map((row) => row.target), ['host:centre-b']);
   assert.match(String(audit[0]!.actor), /^os:/);
   assert.deepEqual((await runCheck({ loaded: centre.loaded })).findings.filter((finding) => /^host /.test(finding.what)), []);
+});
+
+test("a worker's lease renewals keep its host's heartbeat going while the step runs", async () => {
+  const delivered = await geo.deliver('2026-03-01T12');
+  // Renewed every 500 ms; the row is removed once the step runs, and a renewal must bring it back.
+  const loaded = loadConfig({ configPath: centre.configPath, env: {}, overrides: { 'centre.lease_ms': 1500, 'logging.level': 'error' } });
+  let seenBy: unknown;
+  await runWorkerStep({ loaded, step: 'decrypt', txnId: delivered.transactionId }, async () => {
+    await centre.db.query("DELETE FROM hosts WHERE name = 'centre-test'");
+    for (let waited = 0; waited < 30_000 && seenBy === undefined; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seenBy = (await hostRows()).find((row) => row.name === 'centre-test')?.last_seen_by;
+    }
+    return {};
+  });
+  assert.equal(seenBy, 'worker');
 });
 
 test('a heartbeat that fails (the hosts table gone) fails neither the tick nor a worker: a warning, and the work is done', async () => {
