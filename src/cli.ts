@@ -273,6 +273,7 @@ ${renderExitCodeTable()}
   addCycleCommands(program);
   addKeyCommands(program);
   addTxnCommands(program);
+  addHostCommands(program);
 
   helpFor(
     program
@@ -678,5 +679,30 @@ function addTxnCommands(program: Command): void {
     const [{ runTxnCancel }, { parseTxnId }] = await Promise.all([import('./commands/txn/change.js'), import('./commands/txn/show.js')]);
     const result = await runTxnCancel({ loaded: await loaded(command), id: parseTxnId(id) });
     printResult(result, options.json, (r) => `transaction ${r.transaction.id} cancelled (${r.stepsCancelled} steps stopped)`);
+  });
+}
+
+function addHostCommands(program: Command): void {
+  const hosts = helpFor(program.command('hosts').description('the central hosts sharing this Ganymede database: alive or dead, what runs where'), {
+    what: 'Without a subcommand it runs `hosts list`.',
+    when: 'by hand, when a host may be down or before adding or removing one.',
+    examples: ['ganymede hosts', 'ganymede hosts --json', 'ganymede hosts forget centre-b'],
+  });
+  helpFor(hosts.command('list', { isDefault: true }).description('each central host: alive or dead, last seen, version, the steps running there').addOption(jsonFlag()), {
+    what: 'Each host (its site.name) sends a heartbeat from every `jupiter tick` and every lease renewal of its workers; without one for\ncentre.host_dead_after_ms (default 3 min) it is dead. A dead host is not an error here (exit 0); `ganymede check` warns of it.',
+    when: 'by hand, or from scripts with --json.',
+    examples: ['ganymede hosts', 'ganymede hosts list --json'],
+  }).action(async (options: { json?: boolean }, command: Command) => {
+    const { runHostsList, describeHostsList } = await import('./commands/hosts.js');
+    printResult(await runHostsList({ loaded: await loaded(command) }), options.json, describeHostsList);
+  });
+  helpFor(hosts.command('forget').description('remove a dead host from the list (a live one is refused)').argument('<name>', "the host's site.name"), {
+    what: 'For a host taken out of service. Nothing else changes: steps it left running are retried elsewhere by a tick once their leases expire.\nIf it ever sends a heartbeat again it reappears.',
+    when: 'by hand, after removing a central host for good.',
+    examples: ['ganymede hosts forget centre-b'],
+  }).action(async (name: string, _options: unknown, command: Command) => {
+    const { runHostsForget } = await import('./commands/hosts.js');
+    await runHostsForget({ loaded: await loaded(command), name });
+    say(`forgot host ${name}`);
   });
 }

@@ -1,7 +1,9 @@
 // GET /metrics in the Prometheus text format: transactions by state, last success per GEO and step,
-// step duration histograms, running workers, archive age, and the API's own request counts and latency.
+// step duration histograms, running workers, archive age, central hosts alive and dead, and the API's own
+// request counts and latency.
 import type mysql from 'mysql2/promise';
 import type { Db } from '../state/db.js';
+import { countHosts, defaultHostDeadAfterMs } from '../state/hosts.js';
 
 const durationBucketsSeconds = [1, 5, 15, 60, 300, 900, 3600];
 
@@ -34,7 +36,7 @@ export class RequestStats {
 
 const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
-export async function renderMetrics(db: Db, stats: RequestStats): Promise<string> {
+export async function renderMetrics(db: Db, stats: RequestStats, hostDeadAfterMs = defaultHostDeadAfterMs): Promise<string> {
   const query = async (sql: string) => (await db.query<mysql.RowDataPacket[]>(sql))[0];
   const out: string[] = [];
   out.push('# HELP ganymede_transactions Transactions by state.', '# TYPE ganymede_transactions gauge');
@@ -68,6 +70,9 @@ export async function renderMetrics(db: Db, stats: RequestStats): Promise<string
   const archive = await query("SELECT UNIX_TIMESTAMP(MAX(archived_at)) AS at FROM archive_records WHERE state = 'archived'");
   out.push('# HELP ganymede_archive_age_seconds Seconds since the last object was archived (absent: never).', '# TYPE ganymede_archive_age_seconds gauge');
   if (archive[0]?.at) out.push(`ganymede_archive_age_seconds ${Math.max(0, Math.round(Date.now() / 1000 - Number(archive[0].at)))}`);
+  const hosts = await countHosts(db, hostDeadAfterMs);
+  out.push('# HELP ganymede_hosts_alive Central hosts with a heartbeat within centre.host_dead_after_ms.', '# TYPE ganymede_hosts_alive gauge', `ganymede_hosts_alive ${hosts.alive}`);
+  out.push('# HELP ganymede_hosts_dead Central hosts without one (until `ganymede hosts forget`).', '# TYPE ganymede_hosts_dead gauge', `ganymede_hosts_dead ${hosts.dead}`);
   out.push(...stats.lines());
   return `${out.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@ import { transactionForGeo } from './geo-view.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
 import { listCentreKeys } from '../state/centre-keys.js';
+import { defaultHostDeadAfterMs, listHosts } from '../state/hosts.js';
 import { type Principal, requireAdmin, requireGeo } from './auth.js';
 import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
@@ -22,6 +23,8 @@ export interface RouteContext {
   events: EventWriter;
   /** How many hours back a GEO's token may open an hour it has no transaction for; no bound when absent. */
   maxBackfillHours?: number | undefined;
+  /** centre.host_dead_after_ms; its default when absent. */
+  hostDeadAfterMs?: number | undefined;
 }
 
 export interface RouteResult {
@@ -274,3 +277,9 @@ route('POST', '/v1/geos/:geo/rotate-key', async (context) => {
   return ok({ geo: presentGeo(rotated!) });
 });
 
+// The central hosts, as `ganymede hosts --json` shows them.
+route('GET', '/v1/hosts', async (context) => {
+  requireAdmin(context.principal);
+  const hostDeadAfterMs = context.hostDeadAfterMs ?? defaultHostDeadAfterMs;
+  return ok({ hostDeadAfterMs, hosts: await listHosts(context.db, hostDeadAfterMs) });
+});

@@ -37,6 +37,8 @@ export interface ApiServerOptions {
   eventLimits?: EventLimits | undefined;
   /** How many hours back a GEO's token may open an hour (centre.max_backfill_hours); no bound when absent. */
   maxBackfillHours?: number | undefined;
+  /** centre.host_dead_after_ms, for /v1/hosts and /metrics; its default when absent. */
+  hostDeadAfterMs?: number | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -59,7 +61,7 @@ async function handle({ options, limiter, events }: ServerState, target: Request
   const { pathname } = target;
   if (pathname === '/metrics' && method === 'GET') {
     // Prometheus scrapes without a token: the numbers hold no secrets; keep api.listen on a private address.
-    const text = await renderMetrics(options.db, options.stats);
+    const text = await renderMetrics(options.db, options.stats, options.hostDeadAfterMs);
     response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
     response.end(text);
     return;
@@ -80,6 +82,7 @@ async function handle({ options, limiter, events }: ServerState, target: Request
     maxEventsPerRequest: options.maxEventsPerRequest,
     events,
     maxBackfillHours: options.maxBackfillHours,
+    hostDeadAfterMs: options.hostDeadAfterMs,
   });
   if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);

@@ -5,6 +5,8 @@ import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../config/load.js';
 import { centreDirs } from '../config/load.js';
 import { formatCycle } from '../cycle.js';
+import { formatAgo } from '../render/age.js';
+import { listHosts } from '../state/hosts.js';
 import { withStateDb } from './context.js';
 
 export const CheckStatus = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
@@ -69,6 +71,10 @@ export async function runCheck({ loaded, now = new Date() }: { loaded: LoadedCon
     const lastTick = tick[0]?.last as Date | null;
     if (!lastTick || now.getTime() - lastTick.getTime() > check.tick_max_age_minutes * 60_000) {
       findings.push({ level: 'critical', what: lastTick ? `jupiter tick last ran ${Math.round((now.getTime() - lastTick.getTime()) / 60_000)} min ago (limit ${check.tick_max_age_minutes}): is its cron line in place?` : 'jupiter tick has never run' });
+    }
+    // A central host gone quiet: its own work is retried elsewhere, but the operator should know (`hosts forget` once it is gone for good).
+    for (const host of (await listHosts(db, centre.host_dead_after_ms, now)).filter((candidate) => !candidate.alive)) {
+      findings.push({ level: 'warning', what: `host ${host.name} is dead: its last heartbeat was ${formatAgo(host.lastSeenAgoMs)} (limit ${Math.round(centre.host_dead_after_ms / 1000)} s)` });
     }
   });
   const dirs = centreDirs(loaded.config);

@@ -151,6 +151,8 @@ export const configSchema = z.strictObject({
       max_unpack_ratio: z.number().positive().default(200),
       /** decrypt starts only if the work dir keeps this much free after the expected unpacked size. */
       min_free_bytes: z.number().int().nonnegative().default(1024 ** 3),
+      /** A central host is dead after this long without a heartbeat (its ticks and its workers' lease renewals). */
+      host_dead_after_ms: positiveInt.min(1_000).default(180_000),
     })
     .prefault({}),
   glassbeam: z

@@ -261,4 +261,20 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 7,
+    name: 'hosts: the heartbeat of each central host (its site.name), from its ticks and its workers\' lease renewals',
+    statements: [
+      // What runs on a host is not kept here: the running steps name their host (steps.lease_host).
+      table(
+        'hosts',
+        `  name VARCHAR(64) NOT NULL PRIMARY KEY,
+  first_seen_at DATETIME(3) NOT NULL,
+  last_seen_at DATETIME(3) NOT NULL,
+  last_seen_by VARCHAR(16) NOT NULL,
+  version VARCHAR(64) NOT NULL,
+  KEY ix_hosts_last_seen (last_seen_at)`,
+      ),
+    ],
+  },
 ];

@@ -10,6 +10,8 @@ import { createLogger, type Logger } from '../log.js';
 import { openStateDb, type Db } from '../state/db.js';
 import { recordEvents, type StatusEvent } from '../state/events.js';
 import { recordMetrics } from '../state/metrics.js';
+import { heartbeatOrWarn } from '../state/hosts.js';
+import { ganymedeVersion } from '../self.js';
 import { claimStepByHand, failStep, findCycleStep, findTxnStep, finishStep, getStep, renewLease, type Step, type StepName, type StepOutcome } from '../state/steps.js';
 import { getTransaction, type Transaction } from '../state/transactions.js';
 import { refuseIfGeoDisabled } from './quarantine.js';
@@ -134,13 +136,16 @@ async function holdAndRun(
     throw nothingToDo(`the lease on ${what} is no longer this worker's; nothing done`);
   }
   const token = leaseToken;
+  // This host's membership (`ganymede hosts`) beats with the lease: a long step keeps its host alive between ticks.
+  const beat = heartbeatOrWarn(db, { host: site.name!, version: ganymedeVersion(), by: 'worker' }, log);
+  await beat();
   log.debug(`${what}: step ${step.id}, attempt ${step.attempts + (options.leaseToken === undefined ? 1 : 0)}, lease ${centre.lease_ms} ms renewed every ${Math.max(500, Math.floor(centre.lease_ms / 3))} ms, pid ${process.pid}`);
   const controller = new AbortController();
   const stop = () => controller.abort(options.signal?.reason ?? 'a signal');
   options.signal?.addEventListener('abort', stop);
   const heartbeat = setInterval(() => {
     renewLease(db, step.id, token, process.pid, centre.lease_ms).then(
-      (held) => held || controller.abort('the lease was lost (cancelled, or taken over after it expired)'),
+      (held) => (held ? void beat() : controller.abort('the lease was lost (cancelled, or taken over after it expired)')),
       (error: unknown) => log.warn(`could not renew the lease: ${messageOf(error)}`),
     );
   }, Math.max(500, Math.floor(centre.lease_ms / 3)));

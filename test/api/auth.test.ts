@@ -54,6 +54,7 @@ async function authenticatedCalls(): Promise<[string, string, unknown][]> {
     ['GET', '/v1/cycles', undefined],
     ['GET', `/v1/cycles/${cycleAt(0)}`, undefined],
     ['GET', '/v1/status', undefined],
+    ['GET', '/v1/hosts', undefined],
   ];
 }
 
@@ -154,6 +155,7 @@ describe("a GEO's token reaches its own GEO only", () => {
       ['GET', '/v1/cycles', undefined],
       ['GET', `/v1/cycles/${cycleAt(0)}`, undefined],
       ['GET', '/v1/status', undefined],
+      ['GET', '/v1/hosts', undefined],
     ];
     for (const [method, path, json] of adminOnly) {
       assertRefused(await send(api.url, method, path, { json, token: north.token }), 403, /needs the admin token/);

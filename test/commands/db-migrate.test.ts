@@ -30,7 +30,7 @@ test('db migrate creates a missing database, applies every migration, and a seco
     assert.equal(first.to, latestSchemaVersion);
     assert.ok(first.applied.length >= 1);
     const tables = await tablesOf(database);
-    for (const table of ['geos', 'cycles', 'transactions', 'steps', 'step_attempts', 'events', 'metric_points', 'archive_records', 'schema_migrations']) {
+    for (const table of ['geos', 'cycles', 'transactions', 'steps', 'step_attempts', 'events', 'metric_points', 'archive_records', 'hosts', 'schema_migrations']) {
       assert.ok(tables.includes(table), `table ${table} exists`);
     }
     const [before] = await (await databases.admin()).query<mysql.RowDataPacket[]>(`SELECT * FROM \`${database}\`.schema_migrations`);

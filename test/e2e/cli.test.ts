@@ -14,6 +14,7 @@ const commandTree = [
   'agent run', 'jupiter tick', 'jupiter drain', 'worker decrypt', 'worker load', 'worker etl', 'worker clean', 'worker feed',
   'worker send', 'archive', 'api', 'db migrate', 'geo add', 'geo list', 'geo remove', 'keys generate', 'txn list', 'txn show',
   'txn retry', 'txn cancel', 'status', 'config check', 'check', 'purge', 'audit', 'archive prune', 'archive verify', 'archive restore', 'archive list', 'metrics list', 'metrics stats', 'cycle list', 'cycle show', 'cycle feed',
+  'hosts list', 'hosts forget',
 ];
 
 test('ganymede --help lists the whole command tree and the exit code table', async () => {

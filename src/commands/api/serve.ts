@@ -95,6 +95,7 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     maxEventsPerRequest: config.api.max_events_per_request,
     eventLimits: { maxEventsPerTxn: config.api.max_events_per_txn, maxEventsPerGeoPerMinute: config.api.max_events_per_geo_per_minute },
     maxBackfillHours: config.centre.max_backfill_hours,
+    hostDeadAfterMs: config.centre.host_dead_after_ms,
     requestTimeoutMs: config.api.request_timeout_ms,
   });
   try {

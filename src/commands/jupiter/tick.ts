@@ -9,10 +9,11 @@ import { centreDirs, leaseTokenEnv, requireSettings } from '../../config/load.js
 import { formatCycle } from '../../cycle.js';
 import { createLogger } from '../../log.js';
 import { messageOf } from '../../errors.js';
-import { ganymedeBin } from '../../self.js';
+import { ganymedeBin, ganymedeVersion } from '../../self.js';
 import { stateDbTarget, type Db } from '../../state/db.js';
 import { advanceCycles } from '../../state/cycles.js';
 import { recordMetrics } from '../../state/metrics.js';
+import { heartbeatOrWarn } from '../../state/hosts.js';
 import { claimDueSteps, expireLeases, recordLaunch, type Claim, type ExpiredLease } from '../../state/steps.js';
 
 export interface Launched {
@@ -91,6 +92,8 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
 
   // A heartbeat for `ganymede check`: a tick that has not run recently means nothing moves.
   if (!options.dryRun) await recordMetrics(options.db, [{ name: 'tick.run', dimensions: { host: site.name! }, value: 1 }]);
+  // This host's membership (`ganymede hosts`); never fails the tick.
+  if (!options.dryRun) await heartbeatOrWarn(options.db, { host: site.name!, version: ganymedeVersion(), by: 'tick' }, log)();
 
   // step 1: workers that stopped renewing their lease are failed attempts, retried later
   const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, settings);
