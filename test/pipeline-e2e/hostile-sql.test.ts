@@ -5,7 +5,6 @@
 // refused or fails on its own, touches nothing outside the GEO's own hour, and an honest GEO's hour of the
 // same cycle goes through to the warehouse.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,10 +15,9 @@ import * as tar from 'tar';
 import type mysql from 'mysql2/promise';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
 import { ApiClient } from '../../src/api/client.js';
-import { readPrivateKey, readPrivateKeys, readPublicKey } from '../../src/openpgp/keys.js';
-import { sealStream } from '../../src/openpgp/seal.js';
+import { readPrivateKeys, readPublicKey } from '../../src/openpgp/keys.js';
 import { openDelivery } from '../../src/pipeline/open-delivery.js';
-import { assertWarehouseHoldsSource, attemptsOf, schemaExists, sourceStatements, txnRow } from './support.js';
+import { assertWarehouseHoldsSource, attemptsOf, deliverByHand, schemaExists, sealedFor, sourceStatements, txnRow } from './support.js';
 
 const cycle = '2026-04-02T07';
 let centre: Centre;
@@ -29,7 +27,6 @@ let dumpDir: string;
 const originals = new Map<string, string>();
 const txnIds = new Map<string, number>();
 
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.gz.gpg`;
 
 /** The honest donor's dump with one table's definition replaced, packed, compressed and signed by `geo`. */
@@ -43,19 +40,10 @@ async function sealedWithDefinition(geo: CentreGeo, table: string, createSql: (n
   }
   const data = readdirSync(join(dumpDir, 'data')).sort().map((name) => `data/${name}`);
   const tarBytes = await buffer(tar.c({ cwd: dumpDir, portable: true }, ['plan.json', ...data, 'manifest.json']) as unknown as Readable);
-  return buffer(sealStream(Readable.from([gzipSync(tarBytes)]), {
-    encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
-    signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),
-  }));
+  return sealedFor(centre, geo, gzipSync(tarBytes));
 }
 
-async function deliverBytes(geo: CentreGeo, bytes: Buffer): Promise<number> {
-  const api = new ApiClient({ baseUrl: centre.apiUrl, token: geo.token, as: `GEO ${geo.name}` });
-  const { transaction } = await api.openTransaction(geo.name, cycle);
-  writeFileSync(join(geo.inboxDir, fileName(geo.name)), bytes, { mode: 0o600 });
-  await api.closeTransaction(transaction.id, { name: fileName(geo.name), size: bytes.length, sha256: sha256(bytes) });
-  return transaction.id;
-}
+const deliverBytes = (geo: CentreGeo, bytes: Buffer) => deliverByHand(centre, geo, cycle, fileName(geo.name), bytes);
 
 const hostile: Array<{ geo: string; table: string; createSql: (name: string) => string }> = [
   { geo: 'pwn', table: 'audit', createSql: () => `CREATE TABLE \`${ganymedeDb}\`.\`pwned_by_emea\` (x INT)` },

@@ -9,18 +9,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
 import { execa } from 'execa';
 import { Header } from 'tar';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
-import { ApiClient } from '../../src/api/client.js';
-import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
-import { sealStream } from '../../src/openpgp/seal.js';
-import { assertWarehouseHoldsSource, attemptsOf, bigTableStatements, schemaExists, sourceStatements, sourceTables, txnRow } from './support.js';
+import { assertWarehouseHoldsSource, attemptsOf, bigTableStatements, deliverByHand, schemaExists, sealedFor, sourceStatements, sourceTables, txnRow } from './support.js';
 
 const cycle = '2026-03-01T10';
 let centre: Centre;
@@ -44,14 +39,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 // The agent's name for its file (agent.compression zstd, the default); the hand-made ones use it too.
 const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.zst.gpg`;
 
-/** Delivers `bytes` as GEO `geo`'s file for the hour through the API, as an agent would. */
-async function deliverBytes(geo: CentreGeo, bytes: Buffer): Promise<number> {
-  const api = new ApiClient({ baseUrl: centre.apiUrl, token: geo.token, as: `GEO ${geo.name}` });
-  const { transaction } = await api.openTransaction(geo.name, cycle);
-  writeFileSync(join(geo.inboxDir, fileName(geo.name)), bytes, { mode: 0o600 });
-  await api.closeTransaction(transaction.id, { name: fileName(geo.name), size: bytes.length, sha256: sha256(bytes) });
-  return transaction.id;
-}
+const deliverBytes = (geo: CentreGeo, bytes: Buffer) => deliverByHand(centre, geo, cycle, fileName(geo.name), bytes);
 
 /** The agent delivers, then the file is changed in the inbox; `recorded` says whether the transaction is made to match it. */
 async function deliverAltered(geo: CentreGeo, alter: (bytes: Buffer) => Buffer, recorded: 'fixed up' | 'as the agent reported'): Promise<number> {
@@ -113,11 +101,7 @@ const refusals: Array<{ geo: string; what: string; reason: RegExp; make: (geo: C
     reason: /signed by key [0-9A-F]{40}, not by the expected key [0-9A-F]{40}/,
     async make(geo) {
       const donor = centre.geos.get('donor')!;
-      const sealed = await buffer(sealStream(Readable.from([dumpTarGz]), {
-        encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
-        signingKey: await readPrivateKey(donor.keys.privateArmored, 'donor'),
-      }));
-      return deliverBytes(geo, sealed);
+      return deliverBytes(geo, await sealedFor(centre, donor, dumpTarGz));
     },
   },
   {
@@ -133,11 +117,7 @@ const refusals: Array<{ geo: string; what: string; reason: RegExp; make: (geo: C
       new Header({ path: 'data/0001.tsv.000009', type: 'SymbolicLink', linkpath: '/etc/passwd', mode: 0o777, size: 0, mtime: new Date() }).encode(link, 0);
       const plain = Buffer.concat([tar.subarray(0, tar.length - 1024), link, tar.subarray(tar.length - 1024)]);
       const altered = zstd ? execFileSync('zstd', ['-c', '-q'], { input: plain, maxBuffer: 1 << 30 }) : gzipSync(plain);
-      const sealed = await buffer(sealStream(Readable.from([altered]), {
-        encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
-        signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),
-      }));
-      return deliverBytes(geo, sealed);
+      return deliverBytes(geo, await sealedFor(centre, geo, altered));
     },
   },
   {

@@ -9,7 +9,15 @@ import mysqlPromise from 'mysql2/promise';
 import type mysql from 'mysql2/promise';
 import { Decimal128, type Db as MongoDb } from 'mongodb';
 import { mysqlOptions } from '../support/mysql.js';
-import type { Centre } from '../support/centre-fixture.js';
+import type { Centre, CentreGeo } from '../support/centre-fixture.js';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { ApiClient } from '../../src/api/client.js';
+import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
+import { sealStream } from '../../src/openpgp/seal.js';
 
 /** Three tables (a key of each kind, a JSON column, a keyless table with duplicate rows), `scale` × 100-odd rows. */
 export function sourceStatements(seed: number, scale = 1): string[] {
@@ -213,4 +221,30 @@ export async function startStandInOnPort(port = 0): Promise<StandInOnPort> {
       clearTimeout(timer);
     },
   };
+}
+
+/** Where a hand-made delivery's bytes come from: the bytes themselves, or something `place` puts at the inbox path (a link, a FIFO) with what the "agent" reports of it. */
+export type HandDelivery = Buffer | { place(path: string): void; size: number; sha256: string };
+
+/**
+ * Delivers a file of the GEO's own making for the hour, as its agent would through the API: open, put it in
+ * the GEO's inbox under `name`, close with its size and sha256. For the refusal tests: a GEO's bytes are its to choose.
+ */
+export async function deliverByHand(centre: Centre, geo: CentreGeo, cycle: string, name: string, file: HandDelivery): Promise<number> {
+  const api = new ApiClient({ baseUrl: centre.apiUrl, token: geo.token, as: `GEO ${geo.name}` });
+  const { transaction } = await api.openTransaction(geo.name, cycle);
+  const path = join(geo.inboxDir, name);
+  const reported = Buffer.isBuffer(file) ? { size: file.length, sha256: createHash('sha256').update(file).digest('hex') } : { size: file.size, sha256: file.sha256 };
+  if (Buffer.isBuffer(file)) writeFileSync(path, file, { mode: 0o600 });
+  else file.place(path);
+  await api.closeTransaction(transaction.id, { name, ...reported });
+  return transaction.id;
+}
+
+/** `compressed` (a compressed tar) encrypted to the centre and signed with `signer`'s key (by default the GEO's own), as an agent seals. */
+export async function sealedFor(centre: Centre, signer: CentreGeo, compressed: Buffer): Promise<Buffer> {
+  return buffer(sealStream(Readable.from([compressed]), {
+    encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
+    signingKey: await readPrivateKey(signer.keys.privateArmored, signer.name),
+  }));
 }

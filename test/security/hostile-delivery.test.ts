@@ -10,16 +10,12 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { after, before, test } from 'node:test';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
 import { tempDir } from '../support/ganymede.js';
-import { ApiClient } from '../../src/api/client.js';
 import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
-import { sealStream } from '../../src/openpgp/seal.js';
 import { openDelivery } from '../../src/pipeline/open-delivery.js';
-import { assertWarehouseHoldsSource, attemptsOf, sourceStatements, sourceTables, txnRow } from '../pipeline-e2e/support.js';
+import { assertWarehouseHoldsSource, attemptsOf, deliverByHand, sealedFor, sourceStatements, sourceTables, txnRow } from '../pipeline-e2e/support.js';
 import { base256, paxEntry, rawHeader, tarWithPlan, zeroBomb } from './hostile-tar.js';
 
 const cycle = '2026-04-02T07';
@@ -36,22 +32,11 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 const fileName = (geo: string) => `${geo}_${cycle}_d1.tar.zst.gpg`;
 
 /** Opens the GEO's hour, lets `place` put something at the file's path in its inbox, closes it as reported. */
-async function deliver(geo: CentreGeo, place: (path: string) => void, reported: { size: number; sha256: string }): Promise<number> {
-  const api = new ApiClient({ baseUrl: centre.apiUrl, token: geo.token, as: `GEO ${geo.name}` });
-  const { transaction } = await api.openTransaction(geo.name, cycle);
-  place(join(geo.inboxDir, fileName(geo.name)));
-  await api.closeTransaction(transaction.id, { name: fileName(geo.name), ...reported });
-  return transaction.id;
-}
+const deliver = (geo: CentreGeo, place: (path: string) => void, reported: { size: number; sha256: string }) =>
+  deliverByHand(centre, geo, cycle, fileName(geo.name), { place, ...reported });
 
 /** `compressed` signed by the GEO and encrypted to the centre, as its agent would: the bytes are the GEO's to choose. */
-async function deliverSigned(geo: CentreGeo, compressed: Buffer): Promise<number> {
-  const sealed = await buffer(sealStream(Readable.from([compressed]), {
-    encryptionKeys: await readPublicKey(centre.keys.publicArmored, 'centre'),
-    signingKey: await readPrivateKey(geo.keys.privateArmored, geo.name),
-  }));
-  return deliver(geo, (path) => writeFileSync(path, sealed), { size: sealed.length, sha256: sha256(sealed) });
-}
+const deliverSigned = async (geo: CentreGeo, compressed: Buffer) => deliverByHand(centre, geo, cycle, fileName(geo.name), await sealedFor(centre, geo, compressed));
 
 const zstd = (bytes: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: bytes, maxBuffer: 1 << 28 });
 const part = (n: number) => `data/${planFile}.${String(n).padStart(6, '0')}`;
