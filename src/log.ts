@@ -78,6 +78,14 @@ function formatValue(value: string | number | boolean | null): string {
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
+/** The last lines this process wrote, for a failed worker to keep in MySQL (attempt-logs.ts). */
+const recentLineCount = 40;
+const recent: string[] = [];
+
+export function recentLogLines(): string[] {
+  return [...recent];
+}
+
 function emit(level: LogLevel, component: string, message: string, fields: LogFields): void {
   if (levelRank[level] < levelRank[settings.level]) return;
   const time = new Date().toISOString();
@@ -91,6 +99,8 @@ function emit(level: LogLevel, component: string, message: string, fields: LogFi
     line = printable(redact(`${time} ${level.toUpperCase().padEnd(5)} ${component}: ${message}${tail ? ` ${tail}` : ''}`));
   }
   settings.write(`${line}\n`);
+  recent.push(line);
+  if (recent.length > recentLineCount) recent.shift();
 }
 
 export interface Logger {

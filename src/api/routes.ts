@@ -4,6 +4,7 @@ import type { Db } from '../state/db.js';
 import { parseCycle } from '../cycle.js';
 import * as geos from '../state/geos.js';
 import { transactionForGeo } from './geo-view.js';
+import { listStepHistory } from '../state/step-history.js';
 import * as txns from '../state/transactions.js';
 import { getCycle, listCycles } from '../state/cycles.js';
 import { listCentreKeys } from '../state/centre-keys.js';
@@ -171,6 +172,14 @@ route('POST', '/v1/geos/:geo/transactions', async (context) => {
 });
 
 route('GET', '/v1/transactions/:id', async (context) => ok({ transaction: shown(context, await visibleTxn(context)) }));
+
+// The centre's side of an hour, for operators on any host: steps, attempts (host, outcome, error) and the last
+// log lines of failed ones. Not for a GEO's token: it names the centre's hosts, paths and servers.
+route('GET', '/v1/transactions/:id/steps', async (context) => {
+  requireAdmin(context.principal);
+  const txn = await visibleTxn(context);
+  return ok({ transaction: txn.id, steps: await listStepHistory(context.db, txn.id) });
+});
 
 route('POST', '/v1/transactions/:id/events', async (context) => {
   const body = parseWith(schemas.eventsBody(context.maxEventsPerRequest), await context.body());

@@ -21,6 +21,12 @@ export async function runPurge({ loaded, dryRun = false, now = new Date() }: { l
       where: "finished_at < ? AND step_id IN (SELECT id FROM (SELECT id FROM steps WHERE state IN ('done', 'cancelled')) finished)",
       days: retention.attempts_days,
     },
+    {
+      what: 'log tails of attempts',
+      table: 'attempt_logs',
+      where: "recorded_at < ? AND step_id IN (SELECT id FROM (SELECT id FROM steps WHERE state IN ('done', 'cancelled')) finished)",
+      days: retention.attempts_days,
+    },
   ];
   return withStateDb(loaded, async (db) => {
     const deleted: PurgeResult['deleted'] = [];

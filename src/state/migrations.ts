@@ -277,4 +277,21 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 8,
+    name: 'the last log lines of each failed attempt, so any host shows them (the log file stays on the host that ran it)',
+    statements: [
+      // A table of its own rather than a column of step_attempts: CREATE TABLE IF NOT EXISTS runs again safely.
+      table(
+        'attempt_logs',
+        `  step_id BIGINT UNSIGNED NOT NULL,
+  attempt INT UNSIGNED NOT NULL,
+  host VARCHAR(64) NOT NULL,
+  log_tail TEXT NOT NULL,
+  recorded_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (step_id, attempt),
+  KEY ix_attempt_logs_recorded (recorded_at)`,
+      ),
+    ],
+  },
 ];

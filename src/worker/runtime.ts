@@ -6,7 +6,8 @@ import { requireSettings } from '../config/load.js';
 import { formatCycle, parseCycle } from '../cycle.js';
 import { GanymedeError, alreadyRunning, failedError, messageOf, nothingToDo, usageError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, recentLogLines, type Logger } from '../log.js';
+import { recordAttemptLog } from '../state/attempt-logs.js';
 import { openStateDb, type Db } from '../state/db.js';
 import { recordEvents, type StatusEvent } from '../state/events.js';
 import { recordMetrics } from '../state/metrics.js';
@@ -183,6 +184,7 @@ async function holdAndRun(
       const settled = await failStep(db, step.id, token, reason, refused, { maxAttempts: centre.max_attempts, retryBaseMs: centre.retry_base_ms });
       await context.event({ phase: options.step, level: 'error', message: `${settled === 'retry' ? 'failed, will retry' : settled}: ${reason}`.slice(0, 1000) });
       log.error(`${settled === 'retry' ? 'failed (will be retried)' : settled === 'lost' ? 'failed after losing its lease' : `failed for good (${settled})`}: ${reason}`);
+      await recordAttemptLog(db, step.id, token, recentLogLines()).catch((error: unknown) => log.warn(`could not keep the log's last lines in MySQL: ${messageOf(error)}`));
       throw failure;
     }
     if (!(await finishStep(db, step.id, token, outcome))) {

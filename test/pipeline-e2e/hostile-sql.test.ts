@@ -5,7 +5,7 @@
 // refused or fails on its own, touches nothing outside the GEO's own hour, and an honest GEO's hour of the
 // same cycle goes through to the warehouse.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -164,6 +164,22 @@ test('a definition the server refuses fails the load with the server\'s reason, 
     assert.match(attempt.error ?? '', /creating table `accounts`: .*(precision|70)/i, 'the CREATE error, reported by the worker, not a lost lease');
   }
   assert.equal((await txnRow(centre, id)).state, 'failed');
+});
+
+test("a failed attempt's last log lines are kept in MySQL: txn show and the API show them without the host's log files", async () => {
+  const id = txnIds.get('toowide')!;
+  rmSync(join(centre.dir, 'data', 'log'), { recursive: true, force: true });
+  const shown = await centre.cli(['txn', 'show', String(id)]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /last log lines of load attempt #2 on centre-test:\n(  .*\n)*  .*ERROR +worker load: failed for good \(failed\): creating table `accounts`/);
+  assert.match(shown.stdout, /  .*INFO +worker load: started \(attempt 2\)/, 'the lines before the error too');
+  const admin = new ApiClient({ baseUrl: centre.apiUrl, token: centre.adminToken, as: 'admin' });
+  const { steps } = await admin.request<{ steps: Array<{ name: string; attemptLog: Array<{ attempt: number; host: string; logTail: string[] | null }> }> }>('GET', `/v1/transactions/${id}/steps`);
+  const load = steps.find((step) => step.name === 'load')!;
+  assert.deepEqual(load.attemptLog.map((attempt) => [attempt.attempt, attempt.host]), [[1, 'centre-test'], [2, 'centre-test']]);
+  assert.ok(load.attemptLog.every((attempt) => attempt.logTail?.some((line) => line.includes('creating table `accounts`'))));
+  const asGeo = new ApiClient({ baseUrl: centre.apiUrl, token: centre.geos.get('toowide')!.token, as: 'GEO toowide' });
+  await assert.rejects(asGeo.request('GET', `/v1/transactions/${id}/steps`), /403|admin/);
 });
 
 test("a GEO naming another GEO's file as its own reaches only its own inbox: refused there, the other's file untouched", async () => {

@@ -2,13 +2,13 @@ import type { LoadedConfig } from '../../config/load.js';
 import { usageError } from '../../errors.js';
 import { getTransaction, type Transaction } from '../../state/transactions.js';
 import { listEvents, type StoredEvent } from '../../state/events.js';
-import { listAttempts, listStepsOfTxn, type Attempt, type Step } from '../../state/steps.js';
+import { listStepHistory, type StepHistory } from '../../state/step-history.js';
 import { formatBytes, formatTime, renderTable } from '../../render/table.js';
 import { withStateDb } from '../context.js';
 
 export interface TxnShowResult {
   transaction: Transaction;
-  steps: Array<Step & { attemptLog: Attempt[] }>;
+  steps: StepHistory[];
   events: StoredEvent[];
 }
 
@@ -22,11 +22,9 @@ export async function runTxnShow({ loaded, id }: { loaded: LoadedConfig; id: num
   return withStateDb(loaded, async (db) => {
     const transaction = await getTransaction(db, id);
     if (!transaction) throw usageError(`no transaction ${id}`, 'see `ganymede txn list`');
-    const steps = await listStepsOfTxn(db, id);
-    const attempts = await listAttempts(db, steps.map((step) => step.id));
     return {
       transaction,
-      steps: steps.map((step) => ({ ...step, attemptLog: attempts.filter((attempt) => attempt.stepId === step.id) })),
+      steps: await listStepHistory(db, id),
       events: await listEvents(db, id),
     };
   });
@@ -64,7 +62,13 @@ export function describeTxnShow({ transaction: txn, steps, events }: TxnShowResu
         { maxWidths: [0, 0, 0, 0, 0, 0, 0, 0, 0, 70] },
       ),
     );
-    const logs = [...new Set(steps.flatMap((step) => step.attemptLog.map((attempt) => attempt.logPath)).filter(Boolean))];
+    // The newest failed attempt of each step says why in its own words; older ones are in the table above.
+    for (const step of steps) {
+      const failed = step.attemptLog.filter((attempt) => attempt.logTail !== null).at(-1);
+      if (!failed) continue;
+      lines.push('', `last log lines of ${step.name} attempt #${failed.attempt} on ${failed.host}:`, ...failed.logTail!.map((line) => `  ${line}`));
+    }
+    const logs = [...new Set(steps.flatMap((step) => step.attemptLog.filter((attempt) => attempt.logPath).map((attempt) => `${attempt.host}:${attempt.logPath}`)))];
     if (logs.length > 0) lines.push(`log: ${logs.join(', ')}`);
   }
   lines.push('', events.length === 0 ? 'no status events' : `status events (${events.length}):`);
