@@ -1,6 +1,7 @@
 // What every worker step shares: find its step, hold the lease (renewed while it works; lost, the work
 // is abandoned), report progress as status events, and finish or fail the step in the database. A step's
 // own code is a plain function of its context that returns rows and bytes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { requireSettings } from '../config/load.js';
 import { formatCycle, parseCycle } from '../cycle.js';
@@ -52,6 +53,7 @@ export interface WorkerStepResult extends StepOutcome {
 
 /** How long work may take to wind down once told to stop: a zstd child to exit, a staging dir to go. */
 export const stopGraceMs = 3_000;
+const dbEndWaitMs = 2_000;
 
 /**
  * `work`, unless `signal` fires and `work` has not settled `graceMs` later: then `stopped()` wins. Some
@@ -111,8 +113,22 @@ async function withDb<T>(options: Common, work: (db: Db) => Promise<T>): Promise
   try {
     return await work(db);
   } finally {
-    await db.end().catch(() => undefined);
+    // A pool whose server went silent (a cut link) would wait forever for its queries to end.
+    await Promise.race([db.end().catch(() => undefined), sleep(dbEndWaitMs, undefined, { ref: false })]);
   }
+}
+
+/** Thrown when this worker stops because it could not renew its lease: it writes nothing more, anywhere. */
+class LeaseUnrenewable extends GanymedeError {}
+
+/** Settles with `work`, or rejects with `lost()` once `fenced` is aborted: MySQL calls of a fenced worker may never answer. */
+function unlessFenced<T>(work: Promise<T>, fenced: AbortSignal, lost: () => Error): Promise<T> {
+  if (fenced.aborted) return Promise.reject(lost());
+  return new Promise<T>((resolve, reject) => {
+    const onFenced = () => reject(lost());
+    fenced.addEventListener('abort', onFenced, { once: true });
+    work.then(resolve, reject).finally(() => fenced.removeEventListener('abort', onFenced));
+  });
 }
 
 async function holdAndRun(
@@ -144,9 +160,29 @@ async function holdAndRun(
   const controller = new AbortController();
   const stop = () => controller.abort(options.signal?.reason ?? 'a signal');
   options.signal?.addEventListener('abort', stop);
+  // Fencing: a lease not renewed for lease_ms has expired on the server, and after lease_grace_ms more another
+  // host may take the step. This worker stops before that, by its own clock (measured from when the last good
+  // renewal was sent, which is earlier than the server's view), and from then on writes nothing anywhere.
+  let renewedAt = Date.now();
+  const fence = new AbortController();
+  const lostLease = () =>
+    new LeaseUnrenewable(ExitCode.unreachable, `${what}: stopped, as its lease could not be renewed for ${Date.now() - renewedAt} ms (the Ganymede MySQL is unreachable from ${site.name}); another host takes the step over once the lease has expired`);
   const heartbeat = setInterval(() => {
+    if (Date.now() - renewedAt >= centre.lease_ms) {
+      if (!fence.signal.aborted) {
+        log.error(lostLease().message);
+        fence.abort('the lease could not be renewed');
+        controller.abort('the lease could not be renewed');
+      }
+      return;
+    }
+    const sentAt = Date.now();
     renewLease(db, step.id, token, process.pid, centre.lease_ms).then(
-      (held) => (held ? void beat() : controller.abort('the lease was lost (cancelled, or taken over after it expired)')),
+      (held) => {
+        if (!held) return controller.abort('the lease was lost (cancelled, or taken over after it expired)');
+        renewedAt = Math.max(renewedAt, sentAt);
+        void beat();
+      },
       (error: unknown) => log.warn(`could not renew the lease: ${messageOf(error)}`),
     );
   }, Math.max(500, Math.floor(centre.lease_ms / 3)));
@@ -163,7 +199,7 @@ async function holdAndRun(
     },
   };
   const startedAt = Date.now();
-  try {
+  const run = async (): Promise<WorkerStepResult> => {
     log.info(`started (attempt ${(await getStep(db, step.id))?.attempts ?? '?'})`);
     await context.event({ phase: options.step, message: 'started' });
     let outcome: StepOutcome;
@@ -172,6 +208,8 @@ async function holdAndRun(
       outcome = await settleOrStop(work(context), controller.signal, stopped);
       if (controller.signal.aborted) throw failedError(`stopped: ${String(controller.signal.reason)}`);
     } catch (error) {
+      // Fenced: the attempt is not ours to record any more (the tick that expires the lease records it).
+      if (fence.signal.aborted) throw lostLease();
       // Once told to stop, whatever the work threw is an artefact of stopping (a MongoDB client closed under
       // etl reads as "unreachable", a decrypt stream cut short as a damaged file): the step is retried.
       const stopReport = error instanceof GanymedeError && error.message.startsWith('stopped: ');
@@ -200,6 +238,10 @@ async function holdAndRun(
     await context.event({ phase: options.step, message: 'done', rows: outcome.rows, bytes: outcome.bytes });
     log.info(`done${outcome.rows !== undefined ? `: ${outcome.rows} rows` : ''}${outcome.bytes !== undefined ? `, ${outcome.bytes} bytes` : ''}`);
     return { ...outcome, step: options.step };
+  };
+  try {
+    // Whatever it is waiting on (a MySQL call that a cut link never answers), a fenced worker stops here.
+    return await unlessFenced(run(), fence.signal, lostLease);
   } finally {
     clearInterval(heartbeat);
     options.signal?.removeEventListener('abort', stop);

@@ -25,6 +25,8 @@ export interface FaultyMysql {
   port: number;
   /** Whether `swallowFrom` was seen, i.e. the connection now hangs. */
   swallowing(): boolean;
+  /** From now on nothing passes either way on any connection, open or new: a link cut silently. */
+  hang(): void;
   close(): void;
 }
 
@@ -32,7 +34,9 @@ export interface FaultyMysql {
 export async function startFaultyMysql(options: FaultyMysqlOptions): Promise<FaultyMysql> {
   const target = new URL(testMysqlUrl);
   let swallowing = false;
+  let hung = false;
   const proxy = net.createServer((client) => {
+    if (hung) return;
     const server = net.connect(Number(target.port || 3306), target.hostname);
     let fromServer = 0;
     server.on('data', (chunk: Buffer) => {
@@ -40,16 +44,23 @@ export async function startFaultyMysql(options: FaultyMysqlOptions): Promise<Fau
       if (options.cutAfterServerBytes !== undefined && fromServer > options.cutAfterServerBytes) {
         server.destroy();
         client.destroy();
-      } else client.write(chunk);
+      } else if (!hung) client.write(chunk);
     });
     client.on('data', (chunk: Buffer) => {
       if (options.swallowFrom !== undefined && chunk.includes(options.swallowFrom)) swallowing = true;
-      if (!swallowing) server.write(chunk);
+      if (!swallowing && !hung) server.write(chunk);
     });
     client.on('error', () => server.destroy());
     server.on('error', () => client.destroy());
     client.on('close', () => server.destroy());
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return { port: (proxy.address() as net.AddressInfo).port, swallowing: () => swallowing, close: () => proxy.close() };
+  return {
+    port: (proxy.address() as net.AddressInfo).port,
+    swallowing: () => swallowing,
+    hang: () => {
+      hung = true;
+    },
+    close: () => proxy.close(),
+  };
 }
