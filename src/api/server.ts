@@ -17,6 +17,7 @@ import { AuthFailureLimiter, sourceAddressOf, type AuthFailureLimitOptions } fro
 import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
 import { loggableTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { EventWriter, type EventLimits } from './event-limits.js';
+import type { InboxUploads } from '../inbox/uploads.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -37,6 +38,8 @@ export interface ApiServerOptions {
   eventLimits?: EventLimits | undefined;
   /** How many hours back a GEO's token may open an hour (centre.max_backfill_hours); no bound when absent. */
   maxBackfillHours?: number | undefined;
+  /** Pre-signed uploads into centre.inbox when it is an object store. */
+  uploads?: InboxUploads | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -80,6 +83,7 @@ async function handle({ options, limiter, events }: ServerState, target: Request
     maxEventsPerRequest: options.maxEventsPerRequest,
     events,
     maxBackfillHours: options.maxBackfillHours,
+    uploads: options.uploads,
   });
   if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);

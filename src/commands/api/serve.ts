@@ -8,6 +8,7 @@ import { RequestStats } from '../../api/prometheus.js';
 import type { AuthFailureLimitOptions } from '../../api/rate-limit.js';
 import { serverTlsOptions, type ApiTlsOptions } from '../../api/tls.js';
 import { openStateDb } from '../../state/db.js';
+import { openInboxUploads } from '../../inbox/uploads.js';
 
 export interface ApiServeOptions {
   loaded: LoadedConfig;
@@ -83,6 +84,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
   // Read before the database is opened: a bad certificate or key stops the start with nothing to close.
   const tls = security.tls && serverTlsOptions(security.tls);
   const stopSignal = options.stopSignal ?? firstSignal();
+  const uploads = await openInboxUploads(options.loaded);
+  if (uploads?.unavailable) log.warn(`${uploads.unavailable}: agents with agent.inbox "api" will be refused`);
   const db = await openStateDb(options.loaded);
   const server = createApiServer({
     ...security,
@@ -96,6 +99,7 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     eventLimits: { maxEventsPerTxn: config.api.max_events_per_txn, maxEventsPerGeoPerMinute: config.api.max_events_per_geo_per_minute },
     maxBackfillHours: config.centre.max_backfill_hours,
     requestTimeoutMs: config.api.request_timeout_ms,
+    uploads,
   });
   try {
     const { host, port } = splitListen(config.api.listen);
