@@ -214,7 +214,7 @@ async function waitUntilReady(authUrl: string, authUser: string, authKey: string
 }
 
 /** What `swift post -m Temp-URL-Key:…` does: the key TempURLs of this account are signed with. */
-async function setTempUrlKey(authUrl: string, authUser: string, authKey: string, value: string): Promise<void> {
+export async function setTempUrlKey(authUrl: string, authUser: string, authKey: string, value: string): Promise<void> {
   const auth = await fetch(authUrl, { headers: { 'X-Auth-User': authUser, 'X-Auth-Key': authKey } });
   await auth.arrayBuffer();
   const response = await fetch(auth.headers.get('x-storage-url')!, { method: 'POST', headers: { 'X-Auth-Token': auth.headers.get('x-auth-token')!, 'X-Account-Meta-Temp-URL-Key': value } });
