@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { uploadThroughApi } from '../../src/agent/presigned-upload.js';
 import type { ApiClient } from '../../src/api/client.js';
 import { runAgent } from '../../src/commands/agent/run.js';
+import { runConfigCheck } from '../../src/commands/config/check.js';
 import { ExitCode } from '../../src/exit-codes.js';
 import { deliveryFileName } from '../../src/inbox/delivery-name.js';
 import { openInboxStore } from '../../src/inbox/store.js';
@@ -173,6 +174,16 @@ describe('agent run delivering into a swift:// inbox', { timeout: 180_000 }, () 
     const own = swiftInboxUrl(server, 'inbox/emea');
     const result = await runAgent({ loaded: fixture.config({ 'agent.inbox': own, 'agent.inbox_secret_file': writePrivateFile(join(fixture.dir, 'inbox-secret'), server.key), 'agent.source.include': 'hosts' }), cycle: '2026-11-20T09', retryBaseDelayMs: 10 });
     assert.deepEqual(await storedDigest(fixture, `emea/${result.file.name}`), { sha256: result.file.sha256, size: result.file.size });
+  });
+
+  test('config check: an "api" inbox defers to the API row; a swift:// inbox is logged in to, with the GEO\'s key or refused without it', async () => {
+    const rowOf = async (settings: Record<string, string>) => (await runConfigCheck({ loaded: fixture.config(settings) })).rows.find((row) => row.target === 'central inbox');
+    assert.deepEqual(await rowOf(throughApi).then((row) => [row?.ok, row?.note]), [true, 'the API hands out each upload (see the api row)']);
+    const own = { 'agent.inbox': swiftInboxUrl(server, 'inbox/emea') };
+    assert.deepEqual(await rowOf({ ...own, 'agent.inbox_secret_file': writePrivateFile(join(fixture.dir, 'good-secret'), server.key) }).then((row) => [row?.ok, row?.note]), [true, 'swift://inbox/emea answers']);
+    const wrong = await rowOf({ ...own, 'agent.inbox_secret_file': writePrivateFile(join(fixture.dir, 'bad-secret'), 'not-the-key') });
+    assert.equal(wrong?.ok, false);
+    assert.match(wrong?.error ?? '', /refused the login of test:tester \(HTTP 401\)/);
   });
 
   test('no log line, event or transaction error holds a signed URL', async () => {
