@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { uploadThroughApi } from '../../src/agent/presigned-upload.js';
@@ -22,6 +23,15 @@ import { captureLogs, geoClient, randomFile, setTempUrlKey, storedDigest, storeI
 import { adminApi, inSource, isGanymedeError, storedEvents, transactions } from './support.js';
 
 const segmentBytes = 100_000;
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 describe('agent run delivering into a swift:// inbox', { timeout: 180_000 }, () => {
   let server: SwiftServer;
@@ -82,6 +92,48 @@ describe('agent run delivering into a swift:// inbox', { timeout: 180_000 }, () 
     assert.equal((await store.stat(`emea/${file.name}`))?.size, file.size);
     assert.deepEqual(await storedDigest(fixture, `emea/${file.name}`), { sha256: file.sha256, size: file.size });
     await store.close();
+  });
+
+  test('a URL the store refuses half way (expired) is renewed once, and the upload carries on at the same segment', async () => {
+    const api = geoClient(fixture);
+    const { transaction } = await api.openTransaction('emea', '2026-11-20T10');
+    const { path, file } = randomFile(fixture, deliveryFileName('emea', '2026-11-20T10', transaction.delivery, 'zstd'), 3 * segmentBytes + 5);
+    let requests = 0;
+    const stale = Object.assign(Object.create(api) as ApiClient, {
+      requestUpload: async (txnId: number, requested: typeof file) => {
+        const reply = await api.requestUpload(txnId, requested);
+        // The first plan's third URL no longer works, as one past its expiry would not.
+        if (++requests === 1) (reply.upload as UploadPlan).parts[2]!.url = (reply.upload as UploadPlan).parts[2]!.url.replace(/temp_url_expires=\d+/, 'temp_url_expires=1');
+        return reply;
+      },
+    });
+    const retries: string[] = [];
+    await uploadThroughApi({ api: stale, txnId: transaction.id, file, path, retry: { baseDelayMs: 10, onRetry: (line) => retries.push(line) } });
+    assert.equal(requests, 2);
+    assert.deepEqual(retries, []);
+    assert.deepEqual(await storedDigest(fixture, `emea/${file.name}`), { sha256: file.sha256, size: file.size });
+    assert.equal((await swiftObjects(server, 'inbox_segments')).filter((name) => name.startsWith(`emea/${file.name}/`)).length, 4, 'no segment twice');
+  });
+
+  test('a store that cannot be reached is retried, then fails as unreachable, with no URL in any retry line or the error', async () => {
+    const api = geoClient(fixture);
+    const { transaction } = await api.openTransaction('emea', '2026-11-20T11');
+    const { path, file } = randomFile(fixture, deliveryFileName('emea', '2026-11-20T11', transaction.delivery, 'zstd'), 1000);
+    const closed = await closedPort();
+    const unreachable = Object.assign(Object.create(api) as ApiClient, {
+      requestUpload: async (txnId: number, requested: typeof file) => {
+        const reply = await api.requestUpload(txnId, requested);
+        for (const part of (reply.upload as UploadPlan).parts) part.url = part.url.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${closed}`);
+        return reply;
+      },
+    });
+    const retries: string[] = [];
+    await assert.rejects(
+      uploadThroughApi({ api: unreachable, txnId: transaction.id, file, path, retry: { maxAttempts: 3, baseDelayMs: 10, onRetry: (line) => retries.push(line) } }),
+      isGanymedeError(ExitCode.unreachable, new RegExp(`^uploading ${file.name.replace(/\./g, '\\.')}: could not store swift://inbox/emea/.*ECONNREFUSED.*\\(gave up after 3 attempts\\)$`)),
+    );
+    assert.equal(retries.length, 2);
+    assert.deepEqual(retries.filter((line) => /temp_url|\?/.test(line)), []);
   });
 
   test('a single PUT in flight is not visible: the object appears whole when its last byte is in', async () => {
