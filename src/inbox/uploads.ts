@@ -3,7 +3,6 @@
 // an S3 pre-signed PUT; Swift segments past its single-PUT limit), and joins and checks it when the agent
 // says it is uploaded. The store's own credential and the Temp-URL-Key stay on the centre's hosts.
 import type { LoadedConfig } from '../config/load.js';
-import { registerSecret } from '../log.js';
 import { openTransport } from '../transport/location.js';
 import type { S3Transport } from '../transport/s3.js';
 import { inboxLocation, inboxUrl } from './store.js';
@@ -42,7 +41,6 @@ export async function openInboxUploads(loaded: LoadedConfig): Promise<InboxUploa
     return new S3InboxUploads(location, transport as S3Transport, { accessKeyId: (location.accessKeyId ?? centre.inbox_access_key_id)!, secret: secret!, ttlMs });
   }
   const tempUrlKey = loaded.secret('centre.inbox_temp_url_key');
-  registerSecret(tempUrlKey);
   const { SwiftInboxUploads } = await import('./swift-uploads.js');
   return new SwiftInboxUploads(location, transport, { secret: secret!.replace(/[\r\n]+$/, ''), tempUrlKey, digest: centre.inbox_temp_url_digest, ttlMs });
 }
