@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import type { ApiClient } from '../api/client.js';
 import { failedError, GanymedeError, unreachableError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
+import { redactUrlsIn } from '../log.js';
 import { checkUploadPlan, type UploadPlan } from '../inbox/upload-plan.js';
 import { retryTransient, type RetryOptions } from '../retry.js';
 import { causeCode, causeOf } from '../transport/swift-http.js';
@@ -96,8 +97,8 @@ async function putPart(plan: UploadPlan, index: number, path: string, offset: nu
   } catch (error) {
     if (signal?.aborted) throw error;
     if (causeCode(error) === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') throw failedError(`could not store ${what}: the spool file changed while it was being sent`, 'run the agent again');
-    // undici's own errors name no URL; the cause is a code or a socket message.
-    throw unreachableError(`could not store ${what}: ${causeOf(error)}`, 'it is retried; if it keeps failing, check the network to the object store');
+    // undici's errors name a code or a socket, not the URL; masked all the same, as this reaches MySQL unlogged.
+    throw unreachableError(`could not store ${what}: ${redactUrlsIn(causeOf(error))}`, 'it is retried; if it keeps failing, check the network to the object store');
   }
   if (response.ok) return void (await response.arrayBuffer());
   throw await refusal(response, what);

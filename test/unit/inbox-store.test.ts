@@ -7,6 +7,7 @@ import { GanymedeError } from '../../src/errors.js';
 import { deliveryFileName, deliveryObjectName, isDeliveryFileOf } from '../../src/inbox/delivery-name.js';
 import { inboxUrl, isObjectStoreInbox } from '../../src/inbox/store.js';
 import { checkUploadPlan } from '../../src/inbox/upload-plan.js';
+import { openInboxUploads } from '../../src/inbox/uploads.js';
 import { redact } from '../../src/log.js';
 import { presignS3Url } from '../../src/transport/s3-presign.js';
 import { tempUrl, tempUrlSignature } from '../../src/transport/swift-tempurl.js';
@@ -68,6 +69,18 @@ test('the config refuses centre.inbox with centre.inbox_dir, and an agent.inbox 
   assert.deepEqual(problems({ 'centre.inbox': 'file:///a', 'centre.inbox_dir': '/b' }), ['centre.inbox_dir: set together with centre.inbox; keep one (centre.inbox_dir is the same as centre.inbox file:///dir)']);
   assert.match(problems({ 'agent.inbox': 'ftp://h/in' })[0] ?? '', /^agent\.inbox: expected api \(upload through the pre-signed URLs the API hands out\), sftp:/);
   for (const inbox of ['api', 'swift://inbox/emea?auth=https://id.example/v2.0&user=u', 's3://KEY@bucket/emea', 'file:///in/emea']) assert.deepEqual(problems({ 'agent.inbox': inbox }), [], inbox);
+});
+
+test('the API signs uploads only for an object-store inbox, and says which setting is missing when it cannot', async () => {
+  assert.equal(await openInboxUploads(testConfig({ 'centre.inbox_dir': '/srv/in' })), undefined);
+  const swift = { 'centre.inbox': 'swift://inbox?auth=https://id.example/v2.0&user=u&segment_bytes=1000' };
+  const withoutKey = await openInboxUploads(testConfig(swift, { 'centre.inbox_secret': 'store-secret' }));
+  assert.equal(withoutKey?.unavailable, "the centre cannot sign uploads: centre.inbox is swift:// but centre.inbox_temp_url_key_file is not set on the API's host");
+  const ready = await openInboxUploads(testConfig(swift, { 'centre.inbox_secret': 'store-secret', 'centre.inbox_temp_url_key': 'temp-key' }));
+  assert.deepEqual([ready?.unavailable, ready?.maxBytes], [undefined, 1000 * 1000]);
+  await assert.rejects(openInboxUploads(testConfig(swift)), /no key \(or password, or API key\) is configured for swift:\/\/inbox/);
+  const s3 = await openInboxUploads(testConfig({ 'centre.inbox': 's3://KEY@bucket/in?endpoint=https://s3.example' }, { 'centre.inbox_secret': 's3-secret' }));
+  assert.deepEqual([s3?.unavailable, s3?.maxBytes], [undefined, 5 * 1024 ** 3]);
 });
 
 test("a delivery's name is its transaction's, with either compression; its object is below the GEO's prefix", () => {
