@@ -196,6 +196,16 @@ export class ApiClient {
     return this.request<{ transaction: ApiTransaction }>('POST', `/v1/transactions/${txnId}/close`, { file });
   }
 
+  /** Pre-signed URLs for this transaction's file (src/inbox/upload-plan.ts): credentials, never to be logged. */
+  requestUpload(txnId: number, file: { name: string; size: number; sha256: string }) {
+    return this.request<{ upload: unknown }>('POST', `/v1/transactions/${txnId}/upload`, { file });
+  }
+
+  /** After the PUTs: the centre joins the segments and checks the object is there, whole. */
+  completeUpload(txnId: number, file: { name: string; size: number; sha256: string }) {
+    return this.request<{ object: string; size: number }>('POST', `/v1/transactions/${txnId}/upload/complete`, { file });
+  }
+
   failTransaction(txnId: number, reason: string) {
     return this.request<{ transaction: ApiTransaction }>('POST', `/v1/transactions/${txnId}/fail`, { reason: reason.slice(0, 2000) });
   }

@@ -13,6 +13,10 @@ import { type Principal, requireAdmin, requireGeo } from './auth.js';
 import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
 import type { EventWriter } from './event-limits.js';
+import type { InboxUploads, UploadedFile } from '../inbox/uploads.js';
+import { deliveryObjectName, isDeliveryFileOf } from '../inbox/delivery-name.js';
+import { GanymedeError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 
 export interface RouteContext {
   db: Db;
@@ -26,6 +30,8 @@ export interface RouteContext {
   maxBackfillHours?: number | undefined;
   /** centre.host_dead_after_ms; its default when absent. */
   hostDeadAfterMs?: number | undefined;
+  /** Pre-signed uploads into centre.inbox when it is an object store; undefined for any other inbox. */
+  uploads?: InboxUploads | undefined;
 }
 
 export interface RouteResult {
@@ -200,6 +206,45 @@ route('POST', '/v1/transactions/:id/close', async (context) => {
   const outcome = await txns.closeTransaction(context.db, txn.id, body.file);
   if (outcome.kind === 'conflict') throw new HttpError(409, outcome.reason);
   return ok({ transaction: shown(context, outcome.txn) });
+});
+
+/**
+ * The checks before the centre signs anything for a GEO: an object-store inbox that can sign, the caller's
+ * own open transaction, and exactly the name this transaction delivers (so a URL writes nothing but it).
+ */
+async function uploadFor(context: RouteContext): Promise<{ uploads: InboxUploads; objectName: string; file: UploadedFile }> {
+  const { file } = parseWith(schemas.uploadBody, await context.body());
+  const txn = await visibleTxn(context);
+  const { uploads } = context;
+  if (!uploads) throw new HttpError(409, "the centre's inbox (centre.inbox) is not an object store, so it hands out no uploads; set agent.inbox to the sftp:// (or file://) inbox");
+  if (uploads.unavailable) throw new HttpError(409, uploads.unavailable);
+  if (txn.state !== 'open') throw new HttpError(409, `transaction ${txn.id} is ${txn.state}, not open; open it again before uploading`);
+  if (!isDeliveryFileOf(file.name, txn)) throw new HttpError(403, `field "file.name": ${file.name} is not the file of transaction ${txn.id} (${txn.geo}, ${txn.cycle}, delivery ${txn.delivery})`, 'file.name');
+  if (file.size > uploads.maxBytes) throw new HttpError(413, `field "file.size": ${file.size} bytes is more than the ${uploads.maxBytes} the centre's inbox takes through pre-signed uploads`, 'file.size');
+  return { uploads, objectName: deliveryObjectName(txn.geo, file.name), file };
+}
+
+/** A store that is down is worth retrying (503); one that refuses the upload says why (409); the rest is a 500. */
+async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof GanymedeError && error.exitCode === ExitCode.unreachable) throw new HttpError(503, "the centre's inbox store is unreachable; try again later");
+    if (error instanceof GanymedeError && error.exitCode === ExitCode.refused) throw new HttpError(409, error.message);
+    throw error;
+  }
+}
+
+// Pre-signed uploads (README, "Inbox in object storage"): the URLs in the reply are credentials for one object.
+route('POST', '/v1/transactions/:id/upload', async (context) => {
+  const { uploads, objectName, file } = await uploadFor(context);
+  return ok({ upload: await storeCall(() => uploads.plan(objectName, file)) });
+});
+
+route('POST', '/v1/transactions/:id/upload/complete', async (context) => {
+  const { uploads, objectName, file } = await uploadFor(context);
+  await storeCall(() => uploads.complete(objectName, file));
+  return ok({ object: objectName, size: file.size });
 });
 
 route('POST', '/v1/transactions/:id/fail', async (context) => {

@@ -64,13 +64,16 @@ export const eventsBody = (maxEvents: number) =>
     events: z.array(statusEvent).min(1, 'at least one event').max(maxEvents, `at most ${maxEvents} events per request`),
   });
 
-export const closeTransactionBody = z.strictObject({
-  file: z.strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,190}$/, 'a plain file name (letters, digits, . _ -), no path'),
-    size: count,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits'),
-  }),
+const deliveredFile = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,190}$/, 'a plain file name (letters, digits, . _ -), no path'),
+  size: count,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits'),
 });
+
+export const closeTransactionBody = z.strictObject({ file: deliveredFile });
+
+/** POST /v1/transactions/:id/upload and …/upload/complete: the file the agent will deliver, as it closes with it. */
+export const uploadBody = z.strictObject({ file: deliveredFile });
 
 export const failTransactionBody = z.strictObject({
   reason: unicodeText().min(1).max(2000, 'at most 2000 characters'),

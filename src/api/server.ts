@@ -17,6 +17,7 @@ import { AuthFailureLimiter, sourceAddressOf, type AuthFailureLimitOptions } fro
 import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
 import { loggableTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { EventWriter, type EventLimits } from './event-limits.js';
+import type { InboxUploads } from '../inbox/uploads.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -39,6 +40,8 @@ export interface ApiServerOptions {
   maxBackfillHours?: number | undefined;
   /** centre.host_dead_after_ms, for /v1/hosts and /metrics; its default when absent. */
   hostDeadAfterMs?: number | undefined;
+  /** Pre-signed uploads into centre.inbox when it is an object store. */
+  uploads?: InboxUploads | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -83,6 +86,7 @@ async function handle({ options, limiter, events }: ServerState, target: Request
     events,
     maxBackfillHours: options.maxBackfillHours,
     hostDeadAfterMs: options.hostDeadAfterMs,
+    uploads: options.uploads,
   });
   if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);

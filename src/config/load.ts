@@ -4,6 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { configError } from '../errors.js';
 import { registerSecret } from '../log.js';
@@ -19,7 +20,7 @@ export const leaseTokenEnv = 'GANYMEDE_LEASE_TOKEN';
 /** Environment variables that are not settings: where the file is, the worker's lease, and the test rig's own. */
 const envNotSettings = [/^GANYMEDE_CONFIG$/, new RegExp(`^${leaseTokenEnv}$`), /^GANYMEDE_TEST_/];
 /** Files that hold private material besides the secrets: checked for existence and mode at start. */
-const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'glassbeam.key_file', 'archive.key_file', 'api.tls.key_file', 'api.client_key_file'];
+const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'centre.inbox_key_file', 'glassbeam.key_file', 'archive.key_file', 'api.tls.key_file', 'api.client_key_file'];
 
 export interface LoadConfigOptions {
   /** --config; else GANYMEDE_CONFIG; else /etc/ganymede/ganymede.json if it exists. null: no file at all. */
@@ -182,11 +183,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   if (config) {
     config.site.name ??= hostname();
-    for (const urlKey of ['mysql.url', 'centre.scratch_mysql_url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url']) {
+    for (const urlKey of ['mysql.url', 'centre.scratch_mysql_url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url', 'centre.inbox']) {
       const value = getPath(config, urlKey);
       if (typeof value === 'string' && /^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(value)) {
         problems.push(`${urlKey}: contains a password; remove it from the URL and use the matching *_file key or environment variable`);
       }
+    }
+    if (config.centre.inbox !== undefined && config.centre.inbox_dir !== undefined) {
+      problems.push('centre.inbox_dir: set together with centre.inbox; keep one (centre.inbox_dir is the same as centre.inbox file:///dir)');
     }
     if (/^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(config.api.url)) {
       problems.push('api.url: contains a password; remove it from the URL: agents and tools authenticate with their token (agent.token_file, api.admin_token_file)');
@@ -247,11 +251,21 @@ export function requireSettings(loaded: LoadedConfig, keys: readonly string[], f
 export function centreDirs(config: Config) {
   const base = config.site.data_dir;
   return {
-    inbox: config.centre.inbox_dir ?? join(base, 'inbox'),
+    inbox: config.centre.inbox_dir ?? localInboxDir(config.centre.inbox) ?? join(base, 'inbox'),
     work: config.centre.work_dir ?? join(base, 'work'),
     quarantine: config.centre.quarantine_dir ?? join(base, 'quarantine'),
     logs: config.centre.log_dir ?? join(base, 'log'),
   };
+}
+
+/** The directory of a file:// centre.inbox, which is what centre.inbox_dir says; undefined for any other store. */
+function localInboxDir(url: string | undefined): string | undefined {
+  if (!url?.startsWith('file://')) return undefined;
+  try {
+    return fileURLToPath(url).replace(/(.)\/+$/, '$1');
+  } catch {
+    return undefined;
+  }
 }
 
 export function agentWorkDir(config: Config): string {

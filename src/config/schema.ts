@@ -13,7 +13,12 @@ const mysqlUrl = z.string().regex(/^mysql:\/\/[^\s]+$/, 'expected mysql://user@h
 const mongodbUrl = z.string().regex(/^mongodb(\+srv)?:\/\/[^\s]+$/, 'expected mongodb://host:port');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'expected http(s)://host:port');
 const sftpUrl = z.string().regex(/^sftp:\/\/[^\s@]+@[^\s/]+(\/[^\s]*)?$/, 'expected sftp://user@host[:port]/path');
-const inboxUrl = z.string().regex(/^(sftp:\/\/[^\s@]+@[^\s/]+|file:\/\/)\/[^\s]*$/, 'expected sftp://user@host[:port]/path or file:///path');
+const inboxUrl = z
+  .string()
+  .regex(
+    /^((sftp:\/\/[^\s@]+@[^\s/]+|file:\/\/)\/[^\s]*|(swift|s3):\/\/[^\s]+|api)$/,
+    'expected api (upload through the pre-signed URLs the API hands out), sftp://user@host[:port]/path, file:///path, swift://container/prefix?… or s3://bucket/prefix?…',
+  );
 const storeUrl = z.string().regex(/^(file|sftp|swift|s3):\/\/[^\s]*$/, 'expected file://, sftp://, swift:// or s3:// URL');
 const path = z.string().min(1, 'expected a path');
 const positiveInt = z.number().int().positive();
@@ -27,6 +32,9 @@ export const secretKeys = [
   'agent.token',
   'agent.source.password',
   'archive.secret',
+  'agent.inbox_secret',
+  'centre.inbox_secret',
+  'centre.inbox_temp_url_key',
 ] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
@@ -117,11 +125,33 @@ export const configSchema = z.strictObject({
       inbox_host_key: z.string().min(8).optional(),
       /** Mode of the delivered file on an sftp:// inbox: "0640" for a per-GEO chrooted account the centre reads through a group. */
       inbox_file_mode: z.enum(['0600', '0640']).default('0600'),
+      /** A swift:// or s3:// inbox written with the GEO's own credentials: the key, password or secret access key. */
+      inbox_secret_file: path.optional(),
+      /** For an s3:// inbox whose URL has no KEY_ID@. */
+      inbox_access_key_id: z.string().optional(),
       work_dir: path.optional(),
     })
     .prefault({}),
   centre: z
     .strictObject({
+      /**
+       * Where GEOs deliver, as a URL (file://, sftp://, swift://, s3://; src/inbox/store.ts); inbox_dir is the
+       * local case and stays the default. A swift:// or s3:// inbox lets the API hand out pre-signed uploads.
+       */
+      inbox: storeUrl.optional(),
+      /** For an sftp:// inbox: the SSH key, and the server's host key (`SHA256:…` or a known_hosts line). */
+      inbox_key_file: path.optional(),
+      inbox_host_key: z.string().min(8).optional(),
+      /** For swift:// (key, password or API key) and s3:// (secret access key); or GANYMEDE_CENTRE_INBOX_SECRET. */
+      inbox_secret_file: path.optional(),
+      /** For s3:// when the URL has no KEY_ID@. */
+      inbox_access_key_id: z.string().optional(),
+      /** swift://: the account's Temp-URL-Key (X-Account-Meta-Temp-URL-Key) that upload URLs are signed with. */
+      inbox_temp_url_key_file: path.optional(),
+      /** swift://: sha256, or sha1 for a cluster whose /info lists no other (older Cloud Files). */
+      inbox_temp_url_digest: z.enum(['sha1', 'sha256']).default('sha256'),
+      /** How long a pre-signed upload URL works (S3 allows at most 7 days). */
+      inbox_upload_ttl_ms: positiveInt.min(60_000).max(604_800_000).default(3_600_000),
       inbox_dir: path.optional(),
       work_dir: path.optional(),
       quarantine_dir: path.optional(),

@@ -168,7 +168,7 @@ export class S3Transport implements Transport {
   }
 
   /** Creates the bucket on first use when it is not there; one that exists is left as it is. */
-  private ensureBucket(): Promise<void> {
+  ensureBucket(): Promise<void> {
     this.bucketReady ??= (async () => {
       try {
         await this.s3().send(new HeadBucketCommand(this.bucket()));

@@ -46,6 +46,15 @@ describe('agent run with bad input', { timeout: 120_000 }, () => {
     assert.equal(result.rows, 1);
   });
 
+  test('agent.inbox "api" while the centre\'s inbox is no object store: refused, naming the setting, the hour agent_failed', async () => {
+    const cycle = nextCycle();
+    const reason = /the centre's inbox \(centre\.inbox\) is not an object store, so it hands out no uploads; set agent\.inbox to the sftp:\/\/ \(or file:\/\/\) inbox/;
+    await assert.rejects(runAgent({ loaded: fixture.config({ 'agent.inbox': 'api' }), cycle, retryBaseDelayMs: 10 }), isGanymedeError(ExitCode.refused, reason));
+    const txn = await txnOf(cycle);
+    assert.equal(txn?.state, 'agent_failed');
+    assert.match(txn?.error ?? '', reason);
+  });
+
   test('an unreachable source (port 1): unreachable, the hour agent_failed with that reason', async () => {
     const cycle = nextCycle();
     const loaded = fixture.config({ 'agent.source.url': `mysql://root@127.0.0.1:1/${fixture.sourceDatabase}` });

@@ -50,6 +50,8 @@ async function authenticatedCalls(): Promise<[string, string, unknown][]> {
     ['POST', `/v1/transactions/${northTxn}/events`, { events: [{ at: new Date().toISOString(), phase: 'extract' }] }],
     ['POST', `/v1/transactions/${northTxn}/close`, { file: validFile() }],
     ['POST', `/v1/transactions/${northTxn}/fail`, { reason: 'disk full' }],
+    ['POST', `/v1/transactions/${northTxn}/upload`, { file: validFile() }],
+    ['POST', `/v1/transactions/${northTxn}/upload/complete`, { file: validFile() }],
     ['GET', '/v1/transactions', undefined],
     ['GET', '/v1/cycles', undefined],
     ['GET', `/v1/cycles/${cycleAt(0)}`, undefined],

@@ -22,8 +22,9 @@ export interface AgentFixture {
   dispose(): Promise<void>;
 }
 
-export async function agentFixture(geo = 'emea'): Promise<AgentFixture> {
-  const api = await startTestApi();
+/** `centreConfig`: the API's own settings and secrets (an object-store centre.inbox and its keys). */
+export async function agentFixture(geo = 'emea', centreConfig: { settings?: Record<string, string | number | boolean>; secrets?: Record<string, string> } = {}): Promise<AgentFixture> {
+  const api = await startTestApi(centreConfig.settings, centreConfig.secrets);
   const dir = tempDir('agent');
   const [centre, geoKeys] = await Promise.all([generateKeyPair({ name: 'centre' }), generateKeyPair({ name: geo })]);
   const keys = {

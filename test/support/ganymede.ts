@@ -46,9 +46,9 @@ export interface TestApi extends TestCentre {
 }
 
 /** The status API on 127.0.0.1 and a free port, over a fresh database, with a random admin token. */
-export async function startTestApi(settings: Record<string, string | number | boolean> = {}): Promise<TestApi> {
+export async function startTestApi(settings: Record<string, string | number | boolean> = {}, secrets: Record<string, string> = {}): Promise<TestApi> {
   const adminToken = `admin_${randomBytes(24).toString('base64url')}`;
-  const centre = await testCentre('api', { 'api.listen': '127.0.0.1:0', 'logging.level': 'warn', ...settings }, { 'api.admin_token': adminToken });
+  const centre = await testCentre('api', { 'api.listen': '127.0.0.1:0', 'logging.level': 'warn', ...settings }, { 'api.admin_token': adminToken, ...secrets });
   configureLogging({ level: centre.loaded.config.logging.level, format: centre.loaded.config.logging.format });
   let stopServer!: () => void;
   const stopSignal = new Promise((resolve) => (stopServer = () => resolve('test')));

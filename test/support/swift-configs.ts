@@ -52,8 +52,9 @@ export function swiftConfigs(input: SwiftConfigInput): Record<string, string> {
     'proxy-server.conf': [
       ...common(input.proxyPort),
       '[pipeline:main]',
-      // s3api before the auth middleware that checks its signatures; slo after it, for S3 multipart uploads.
-      'pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server',
+      // tempurl and s3api before the auth middleware (each authorizes its own signed requests); slo after it,
+      // for S3 multipart uploads and Static Large Objects.
+      'pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempurl s3api tempauth copy slo dlo proxy-logging proxy-server',
       '',
       '[app:proxy-server]',
       'use = egg:swift#proxy',
@@ -73,7 +74,7 @@ export function swiftConfigs(input: SwiftConfigInput): Record<string, string> {
       'use = egg:swift#s3api',
       'location = us-east-1',
       '',
-      ...['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'listing_formats', 'copy', 'slo', 'dlo'].flatMap((name) => [
+      ...['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'listing_formats', 'tempurl', 'copy', 'slo', 'dlo'].flatMap((name) => [
         `[filter:${name}]`,
         `use = egg:swift#${name.replace('-', '_')}`,
         '',

@@ -22,6 +22,7 @@ const keptLogLines = 200;
 const account = 'test';
 const user = 'tester';
 const key = 'testing';
+const tempUrlKey = 'rig-temp-url-key';
 
 export interface SwiftServer {
   /** The tempauth v1 endpoint, `http://127.0.0.1:<port>/auth/v1.0`. */
@@ -34,6 +35,8 @@ export interface SwiftServer {
   /** The account's storage URL, `http://127.0.0.1:<port>/v1/AUTH_test`. */
   storageUrl: string;
   s3: { endpoint: string; accessKey: string; secretKey: string; region: string };
+  /** The account's Temp-URL-Key (X-Account-Meta-Temp-URL-Key), set by the rig as an operator would. */
+  tempUrlKey: string;
   /** Where the object server keeps its files. */
   deviceDir: string;
   /** Startup time of this rig, from the first config write until the store answered. */
@@ -91,6 +94,7 @@ async function startOnce(started: number): Promise<SwiftServer> {
     const authUrl = `${proxyUrl}/auth/v1.0`;
     await waitUntilListening(ports, children, logs);
     await waitUntilReady(authUrl, `${account}:${user}`, key, children, logs);
+    await setTempUrlKey(authUrl, `${account}:${user}`, key, tempUrlKey);
     return {
       authUrl,
       user: `${account}:${user}`,
@@ -98,6 +102,7 @@ async function startOnce(started: number): Promise<SwiftServer> {
       proxyUrl,
       storageUrl: `${proxyUrl}/v1/AUTH_${account}`,
       s3: { endpoint: proxyUrl, accessKey: `${account}:${user}`, secretKey: key, region: 'us-east-1' },
+      tempUrlKey,
       deviceDir,
       startupMs: Date.now() - started,
       logs,
@@ -206,6 +211,15 @@ async function waitUntilReady(authUrl: string, authUser: string, authKey: string
     }
   }
   throw rigFailure(`did not answer within ${readyTimeoutMs / 1000}s (${last})`, logs);
+}
+
+/** What `swift post -m Temp-URL-Key:…` does: the key TempURLs of this account are signed with. */
+export async function setTempUrlKey(authUrl: string, authUser: string, authKey: string, value: string): Promise<void> {
+  const auth = await fetch(authUrl, { headers: { 'X-Auth-User': authUser, 'X-Auth-Key': authKey } });
+  await auth.arrayBuffer();
+  const response = await fetch(auth.headers.get('x-storage-url')!, { method: 'POST', headers: { 'X-Auth-Token': auth.headers.get('x-auth-token')!, 'X-Account-Meta-Temp-URL-Key': value } });
+  await response.arrayBuffer();
+  if (response.status >= 300) throw new Error(`test rig: setting the account's Temp-URL-Key answered ${response.status}`);
 }
 
 async function freePorts(count: number): Promise<number[]> {

@@ -30,7 +30,7 @@ export async function runAgentDryRun({ loaded, cycle }: AgentDryRunOptions): Pro
   const { agent, api } = loaded.config;
   checkApiUrl(api.url, api.allow_insecure);
   await readAgentKeys(agent.signing_key_file!, agent.centre_public_key_file!);
-  await (await openInbox(loaded)).close();
+  await (await openInbox(loaded))?.close();
   const target = sourceTarget(loaded);
   const source = await connectSource(loaded, target);
   try {

@@ -24,6 +24,11 @@ import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
 import type { Transport } from '../../transport/transport.js';
 import { retryTransient } from '../../retry.js';
+import { deliveryFileName } from '../../inbox/delivery-name.js';
+import { uploadThroughApi } from '../../agent/presigned-upload.js';
+
+/** agent.inbox "api": the agent uploads through the pre-signed URLs the API hands out, and holds no store credential. */
+export const apiInbox = 'api';
 
 export interface AgentRunOptions {
   loaded: LoadedConfig;
@@ -48,13 +53,13 @@ export interface AgentRunResult {
 
 const spoolSuffix = '.sealing';
 
-export function deliveryFileName(geo: string, cycle: string, delivery: number, compression: 'gzip' | 'zstd' = 'gzip'): string {
-  return `${geo}_${cycle}_d${delivery}.tar.${compression === 'zstd' ? 'zst' : 'gz'}.gpg`;
-}
+export { deliveryFileName };
 
 export function requireAgentSettings(loaded: LoadedConfig): void {
   const keys = ['agent.geo', 'agent.token', 'agent.source.url', 'agent.signing_key_file', 'agent.centre_public_key_file', 'agent.inbox'];
-  if (loaded.config.agent.inbox?.startsWith('sftp:')) keys.push('agent.sftp_key_file');
+  const inbox = loaded.config.agent.inbox;
+  if (inbox?.startsWith('sftp:')) keys.push('agent.sftp_key_file');
+  if (inbox?.startsWith('swift:') || inbox?.startsWith('s3:')) keys.push('agent.inbox_secret');
   requireSettings(loaded, keys, '`agent run`');
 }
 
@@ -65,10 +70,22 @@ export function cycleToRun(text: string | undefined): Date {
   return cycleStart;
 }
 
-/** The central inbox (agent.inbox); opening checks the location, key and host-key pin without connecting. */
-export function openInbox(loaded: LoadedConfig): Promise<Transport> {
+/**
+ * The central inbox (agent.inbox); opening checks the location, key and host-key pin without connecting.
+ * undefined for "api": the API hands out the upload URLs once the transaction is open.
+ */
+export async function openInbox(loaded: LoadedConfig): Promise<Transport | undefined> {
   const { agent } = loaded.config;
-  return openTransport(agent.inbox!, { privateKey: agent.sftp_key_file, connectTimeoutMs: loaded.config.mysql.connect_timeout_ms, fileMode: Number.parseInt(agent.inbox_file_mode, 8), ...hostKeyPin(agent.inbox_host_key) });
+  if (agent.inbox === apiInbox) return undefined;
+  return openTransport(agent.inbox!, {
+    privateKey: agent.sftp_key_file,
+    connectTimeoutMs: loaded.config.mysql.connect_timeout_ms,
+    fileMode: Number.parseInt(agent.inbox_file_mode, 8),
+    ...hostKeyPin(agent.inbox_host_key),
+    // A swift:// or s3:// inbox written with this GEO's own credentials (README, "Inbox in object storage").
+    secret: loaded.secret('agent.inbox_secret'),
+    accessKeyId: agent.inbox_access_key_id,
+  });
 }
 
 function spaceError(error: unknown, workDir: string): unknown {
@@ -169,22 +186,28 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     events.report(txnId, { level: 'info', phase: 'extracted', rows, bytes: sealed.size, message: `${manifest.tables.length} tables` });
     log.info(`sealed ${manifest.tables.length} tables, ${rows} rows into ${sealed.size} bytes`);
 
-    // step 5: deliver under a .part name, renamed once complete and its size checked
-    const destination = transport;
-    const inbox = withRetry(destination, {
-      baseDelayMs: options.retryBaseDelayMs,
-      onRetry: (line) => {
-        log.warn(line);
-        events.report(txnId, { level: 'warn', phase: 'delivering', message: line.slice(0, 1000) });
-      },
-    });
+    // step 5: deliver: through the API's pre-signed URLs, or through the transport (a .part renamed once
+    // complete and its size checked; an object store's PUT is atomic by itself)
+    const file = { name, size: sealed.size, sha256: sealed.sha256 };
+    const onRetry = (line: string) => {
+      log.warn(line);
+      events.report(txnId, { level: 'warn', phase: 'delivering', message: line.slice(0, 1000) });
+    };
     const spoolPath = spool;
-    await inbox.put(name, () => createReadStream(spoolPath, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
-    events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: `${name} to ${destination.describe()}` });
-    log.info(`delivered ${name} to ${destination.describe()}`);
+    let delivered: string;
+    if (transport) {
+      const destination = transport;
+      const inbox = withRetry(destination, { baseDelayMs: options.retryBaseDelayMs, onRetry });
+      await inbox.put(name, () => createReadStream(spoolPath, { highWaterMark: 1024 * 1024 }), { expectedSize: sealed.size });
+      delivered = `${name} to ${destination.describe()}`;
+    } else {
+      const uploaded = await uploadThroughApi({ api, txnId, file, path: spoolPath, retry: { ...retry, maxAttempts: 6, onRetry }, signal: options.signal });
+      delivered = `${name} as ${uploaded.target} through a pre-signed upload${uploaded.parts > 1 ? ` in ${uploaded.parts} segments` : ''}`;
+    }
+    events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: delivered });
+    log.info(`delivered ${delivered}`);
 
     // step 6: close the transaction with what was delivered
-    const file = { name, size: sealed.size, sha256: sealed.sha256 };
     // The file is delivered: worth waiting longer for the API than at the start.
     await retryTransient('closing the transaction', () => api.closeTransaction(txnId, file), { ...retry, maxAttempts: 8 });
     events.report(txnId, { level: 'info', phase: 'closed', message: `sha256 ${sealed.sha256}` });

@@ -8,6 +8,7 @@ import { RequestStats } from '../../api/prometheus.js';
 import type { AuthFailureLimitOptions } from '../../api/rate-limit.js';
 import { serverTlsOptions, type ApiTlsOptions } from '../../api/tls.js';
 import { openStateDb } from '../../state/db.js';
+import { openInboxUploads } from '../../inbox/uploads.js';
 
 export interface ApiServeOptions {
   loaded: LoadedConfig;
@@ -83,6 +84,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
   // Read before the database is opened: a bad certificate or key stops the start with nothing to close.
   const tls = security.tls && serverTlsOptions(security.tls);
   const stopSignal = options.stopSignal ?? firstSignal();
+  const uploads = await openInboxUploads(options.loaded);
+  if (uploads?.unavailable) log.warn(`${uploads.unavailable}: agents with agent.inbox "api" will be refused`);
   const db = await openStateDb(options.loaded);
   const server = createApiServer({
     ...security,
@@ -97,6 +100,7 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     maxBackfillHours: config.centre.max_backfill_hours,
     hostDeadAfterMs: config.centre.host_dead_after_ms,
     requestTimeoutMs: config.api.request_timeout_ms,
+    uploads,
   });
   try {
     const { host, port } = splitListen(config.api.listen);

@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { renderTable } from '../../render/table.js';
 import { paint } from '../../render/style.js';
-import { probeApi, probeLocalDir, probeMongo, probeMysql, probeScratchMysql, probeSftp, type ProbeOutcome } from './probes.js';
+import { probeApi, probeLocalDir, probeMongo, probeMysql, probeScratchMysql, probeSftp, probeStore, type ProbeOutcome } from './probes.js';
 
 export interface CheckRow {
   target: string;
@@ -64,11 +64,23 @@ export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Prom
   }
   if (config.agent.inbox) {
     const inbox = config.agent.inbox;
+    const storeOptions = { secret: loaded.secret('agent.inbox_secret'), accessKeyId: config.agent.inbox_access_key_id };
     probes.push({
       target: 'central inbox',
-      address: inbox.startsWith('file:') ? new URL(inbox).pathname : showAddress(inbox),
-      probe: () => (inbox.startsWith('file:') ? probeLocalDir(new URL(inbox).pathname) : probeSftp(inbox, config.agent.sftp_key_file, timeoutMs)),
+      address: inbox === 'api' ? 'pre-signed uploads from the API' : inbox.startsWith('file:') ? new URL(inbox).pathname : showAddress(inbox),
+      probe: () =>
+        inbox === 'api'
+          ? Promise.resolve({ note: 'the API hands out each upload (see the api row)' })
+          : inbox.startsWith('file:')
+            ? probeLocalDir(new URL(inbox).pathname)
+            : /^(swift|s3):/.test(inbox)
+              ? probeStore(inbox, storeOptions)
+              : probeSftp(inbox, config.agent.sftp_key_file, timeoutMs),
     });
+  }
+  if (config.centre.inbox && /^(swift|s3):/.test(config.centre.inbox)) {
+    const inbox = config.centre.inbox;
+    probes.push({ target: 'centre inbox', address: showAddress(inbox), probe: () => probeStore(inbox, { secret: loaded.secret('centre.inbox_secret'), accessKeyId: config.centre.inbox_access_key_id }) });
   }
   if (config.glassbeam.url) {
     probes.push({ target: 'glassbeam sftp', address: showAddress(config.glassbeam.url), probe: () => probeSftp(config.glassbeam.url!, config.glassbeam.key_file, timeoutMs) });

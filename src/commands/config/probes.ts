@@ -111,6 +111,18 @@ export async function probeSftp(url: string, keyFile: string | undefined, timeou
   }
 }
 
+/** An object store (swift://, s3://): logged in and answering for the location's container or bucket. */
+export async function probeStore(url: string, options: { secret: string | undefined; accessKeyId: string | undefined }): Promise<ProbeOutcome> {
+  const { openTransport } = await import('../../transport/location.js');
+  const store = await openTransport(url, options);
+  try {
+    await store.stat('ganymede-config-check');
+    return { note: `${store.describe()} answers` };
+  } finally {
+    await store.close();
+  }
+}
+
 export async function probeLocalDir(path: string): Promise<ProbeOutcome> {
   try {
     await access(path, constants.W_OK | constants.X_OK);
