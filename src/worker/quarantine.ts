@@ -5,13 +5,10 @@ import { lstat, mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/
 import { pipeline } from 'node:stream/promises';
 import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { failedError, refusedError } from '../errors.js';
-import { findGeo, type Geo } from '../state/geos.js';
-import type { Db } from '../state/db.js';
+import { refusedError } from '../errors.js';
 import type { Transaction } from '../state/transactions.js';
-import type { Logger } from '../log.js';
 import { centreDirs } from '../config/load.js';
-import { InboxRefusal, kindOf, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
+import { kindOf, openGeoInboxDir, openRegularFile, type GeoInboxDir } from './inbox-file.js';
 import { quarantineFile } from './paths.js';
 
 /**
@@ -63,25 +60,4 @@ async function moveAcrossFilesystems(dir: GeoInboxDir, name: string, to: string)
     await writeFile(to, `${kindOf(stats)} in the inbox, removed unread\n`, { flag: 'wx', mode: 0o600 });
   }
   await rm(from, { recursive: true, force: true });
-}
-
-/**
- * A disabled GEO's deliveries are not processed: the file goes to quarantine and the step is refused.
- * Nothing is deleted; after `geo enable`, the agent delivers the hour again. Returns the (enabled) GEO.
- */
-export async function refuseIfGeoDisabled(db: Db, config: Config, txn: Transaction, log: Logger): Promise<Geo> {
-  const geo = await findGeo(db, txn.geo);
-  if (!geo) throw failedError(`GEO ${txn.geo} of transaction ${txn.id} is no longer registered`);
-  if (geo.enabled) return geo;
-  let where: string | undefined;
-  let notMoved = '';
-  try {
-    where = txn.file ? await moveToQuarantine(config, txn) : undefined;
-  } catch (error) {
-    if (!(error instanceof InboxRefusal)) throw error;
-    notMoved = `; its file was not moved: ${error.message}`;
-  }
-  const reason = `GEO ${geo.name} is disabled${where ? `; its file was moved to ${where}` : notMoved}`;
-  log.warn(`refused: ${reason}`);
-  throw refusedError(`transaction ${txn.id} refused: ${reason}`, `after \`ganymede geo enable ${geo.name}\`, the agent delivers the hour again (agent run --cycle ${txn.cycle} --force)`);
 }

@@ -16,7 +16,7 @@ import { heartbeatOrWarn } from '../state/hosts.js';
 import { ganymedeVersion } from '../self.js';
 import { claimStepByHand, failStep, findCycleStep, findTxnStep, finishStep, getStep, renewLease, type Step, type StepName, type StepOutcome } from '../state/steps.js';
 import { getTransaction, type Transaction } from '../state/transactions.js';
-import { refuseIfGeoDisabled } from './quarantine.js';
+import { refuseIfGeoDisabled } from '../inbox/delivery.js';
 
 interface BaseContext {
   loaded: LoadedConfig;
@@ -84,7 +84,7 @@ export async function runWorkerStep(options: Common & { txnId: number }, work: (
     return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId, geoName: txn.geo }, async (base) => {
       const current = (await getTransaction(db, txn.id))!;
       // A GEO disabled after its file was decrypted: the rest of its delivery is held too (decrypt checks for itself).
-      if (options.step === 'load' || options.step === 'etl') await refuseIfGeoDisabled(db, options.loaded.config, current, base.log);
+      if (options.step === 'load' || options.step === 'etl') await refuseIfGeoDisabled(db, options.loaded, current, base.log);
       return work({ ...base, txn: current });
     });
   });

@@ -47,6 +47,8 @@ export interface CentreOptions {
   mongoUri?: string;
   /** Glassbeam's SFTP inbox on a local sshd, so that a cycle's send can succeed. */
   glassbeam?: boolean;
+  /** Dotted settings for every GEO's agent config, over the fixture's own (e.g. `{ 'agent.inbox': 'api' }`). */
+  agentSettings?: Record<string, unknown>;
 }
 
 export interface Centre {
@@ -268,6 +270,7 @@ async function setUpCentre({ options, work, databases, database, ownMongo, glass
         'agent.centre_public_key_file': keys.publicFile,
         'agent.inbox': `file://${inboxDir}`,
         'agent.work_dir': join(geoDir, 'agent'),
+        ...options.agentSettings,
       };
       const configPathOfGeo = writePrivateFile(join(geoDir, 'agent.json'), `${JSON.stringify(nested(agentSettings), null, 2)}\n`);
       const geo: CentreGeo = {

@@ -11,7 +11,6 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../../config/load.js';
-import { centreDirs } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
 import { acquireHostLock } from '../../lock.js';
 import { createLogger } from '../../log.js';
@@ -20,7 +19,8 @@ import { stateDbTarget } from '../../state/db.js';
 import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
 import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
 import { connectStreaming } from '../../state/stream-connection.js';
-import { InboxRefusal, openInboxFile, type InboxFile } from '../../worker/inbox-file.js';
+import { InboxRefusal, type InboxFile } from '../../worker/inbox-file.js';
+import { openDeliveryFile } from '../../inbox/delivery.js';
 import { failedError } from '../../errors.js';
 import { settleOrStop } from '../../worker/runtime.js';
 import { withStateDb } from '../context.js';
@@ -110,10 +110,10 @@ async function archiveAll(loaded: LoadedConfig, signal: AbortSignal | undefined,
         for (const [index, dump] of dumps.entries()) {
           if (signal?.aborted) break;
           bar.update(index, `(${dump.fileName})`);
-          const file = join(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
+          const file = `${dump.geo}/${dump.fileName}`;
           let opened: InboxFile | undefined;
           try {
-            opened = await openInboxFile(centreDirs(loaded.config).inbox, dump.geo, dump.fileName);
+            opened = await openDeliveryFile(loaded, dump.geo, dump.fileName, log);
           } catch (error) {
             if (!(error instanceof InboxRefusal)) throw error;
             result.skipped.push({ file, reason: `${error.message}; not read, not archived` });

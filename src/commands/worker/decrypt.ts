@@ -13,8 +13,8 @@ import { listRetiredGeoKeys, signingKeysForDelivery, type Geo } from '../../stat
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { dumpDir } from '../../worker/paths.js';
-import { InboxRefusal, openInboxFile, type InboxFile } from '../../worker/inbox-file.js';
-import { moveToQuarantine, refuseIfGeoDisabled } from '../../worker/quarantine.js';
+import { InboxRefusal, type InboxFile } from '../../worker/inbox-file.js';
+import { openDeliveryFile, quarantineDelivery, refuseIfGeoDisabled } from '../../inbox/delivery.js';
 import { listCentreKeys } from '../../state/centre-keys.js';
 import { checkFreeSpace, unpackLimit } from '../../pipeline/unpack-limits.js';
 
@@ -27,7 +27,7 @@ async function sha256Of(file: InboxFile, signal: AbortSignal): Promise<string> {
 async function quarantine(context: StepContext, reason: string): Promise<never> {
   let to;
   try {
-    to = await moveToQuarantine(context.loaded.config, context.txn);
+    to = await quarantineDelivery(context.loaded, context.txn, context.log);
   } catch (error) {
     if (!(error instanceof InboxRefusal)) throw error;
     // The GEO's directory is a link: nothing in it is touched, the transaction is refused all the same.
@@ -39,16 +39,15 @@ async function quarantine(context: StepContext, reason: string): Promise<never> 
 }
 
 export async function decryptStep(context: StepContext): Promise<StepOutcome> {
-  const { config } = context.loaded;
   requireSettings(context.loaded, ['centre.private_key_file'], '`worker decrypt`');
   const { txn } = context;
   if (!txn.file) throw failedError(`transaction ${txn.id} has no delivered file recorded`);
 
   // done in 3 steps; step 1: the GEO may deliver, and the file is the one the agent reported
-  const geo = await refuseIfGeoDisabled(context.db, config, txn, context.log);
+  const geo = await refuseIfGeoDisabled(context.db, context.loaded, txn, context.log);
   let file: InboxFile | undefined;
   try {
-    file = await openInboxFile(centreDirs(config).inbox, txn.geo, txn.file.name);
+    file = await openDeliveryFile(context.loaded, txn.geo, txn.file.name, context.log);
   } catch (error) {
     if (error instanceof InboxRefusal) await quarantine(context, error.message);
     throw error;
