@@ -3,9 +3,10 @@
 // the local directory feed.dir (default <data_dir>/feed): a single host keeps its layout <dir>/<cycle>/<file>.
 // The manifest is the feed's table of contents: a reader trusts only the files it names, at its sizes and sha256.
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { addAbortSignal } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { failedError, GanymedeError, messageOf } from '../errors.js';
@@ -39,7 +40,8 @@ export const feedManifestName = 'manifest.json';
 export const feedObjectName = (cycle: string, name: string): string => `${cycle}/${name}`;
 
 export function feedStoreUrl(config: Config): string {
-  return config.feed.store ?? `file://${config.feed.dir ?? join(config.site.data_dir, 'feed')}`;
+  // Through pathToFileURL: a directory with a space, `#` or `%` in its name, or a relative one, stays that directory.
+  return config.feed.store ?? pathToFileURL(resolve(config.feed.dir ?? join(config.site.data_dir, 'feed'))).href;
 }
 
 export async function openFeedStore(loaded: LoadedConfig, log: Logger): Promise<Transport> {

@@ -25,6 +25,11 @@ test('unset, the feed store is the local feed dir it always was; feed.store wins
   await withConfig({ site: { data_dir: '/srv/gmd' } }, {}, (load) => assert.equal(feedStoreUrl(load().config), 'file:///srv/gmd/feed'));
   await withConfig({ site: { data_dir: '/srv/gmd' }, feed: { dir: '/data/feeds' } }, {}, (load) => assert.equal(feedStoreUrl(load().config), 'file:///data/feeds'));
   await withConfig({ feed: { dir: '/data/feeds', store: swiftStore } }, {}, (load) => assert.equal(feedStoreUrl(load().config), swiftStore));
+  // A directory whose name a URL would misread (`#` starts a fragment) is still that directory.
+  await withConfig({ feed: { dir: '/data/feeds #1' } }, {}, async (load) => {
+    const store = await openFeedStore(load(), createLogger('test'));
+    assert.equal(store.describe(), 'file:///data/feeds%20%231');
+  });
 });
 
 test('the store secret: refused in the file, taken from GANYMEDE_FEED_STORE_SECRET, and required by a swift:// store', async () => {
