@@ -15,7 +15,7 @@ import { startSwift, type SwiftServer } from '../support/swift.js';
 import { cliWith, cycleRow, listTree, shown, smallSource, type FeedManifest } from './support.js';
 
 const cycle = '2026-09-10T11';
-const container = 'gmd-feed';
+const swiftContainer = 'gmd-feed';
 const prefix = 'feeds';
 let swift: SwiftServer;
 let centre: Centre;
@@ -34,8 +34,8 @@ async function swiftSession(): Promise<{ storage: string; headers: Record<string
   return { storage: auth.headers.get('x-storage-url')!, headers: { 'X-Auth-Token': auth.headers.get('x-auth-token')! } };
 }
 
-/** The cycle's objects in the store (names below the cycle), each read whole. */
-async function storedFeed(): Promise<Map<string, Buffer>> {
+/** The cycle's objects in the store (names below the cycle), each read whole; s3api keeps a bucket as a container. */
+async function storedFeed(container = swiftContainer): Promise<Map<string, Buffer>> {
   const { storage, headers } = await swiftSession();
   const listing = await fetch(`${storage}/${container}?format=json&prefix=${encodeURIComponent(`${prefix}/${cycle}/`)}`, { headers });
   const objects = (await listing.json()) as Array<{ name: string }>;
@@ -49,7 +49,7 @@ async function storedFeed(): Promise<Map<string, Buffer>> {
 
 async function overwriteStored(name: string, body: Buffer): Promise<void> {
   const { storage, headers } = await swiftSession();
-  const response = await fetch(`${storage}/${container}/${prefix}/${cycle}/${name}`, { method: 'PUT', headers, body });
+  const response = await fetch(`${storage}/${swiftContainer}/${prefix}/${cycle}/${name}`, { method: 'PUT', headers, body });
   assert.equal(response.status, 201, `PUT ${name}: ${response.status}`);
 }
 
@@ -81,7 +81,7 @@ before(async () => {
   await Promise.all(starting);
   // As an operator keeps it: a 0600 file, ending in the newline an editor adds.
   const secretFile = writePrivateFile(join(local.path, 'feed-store.secret'), `${swift.key}\n`);
-  const store = `swift://${container}/${prefix}?auth=${encodeURIComponent(swift.authUrl)}&user=${encodeURIComponent(swift.user)}`;
+  const store = `swift://${swiftContainer}/${prefix}?auth=${encodeURIComponent(swift.authUrl)}&user=${encodeURIComponent(swift.user)}`;
   starting.push(startCentre({ glassbeam: true, settings: { 'feed.store': store, 'feed.store_secret_file': secretFile } }).then((started) => (centre = started)));
   await Promise.all(starting);
   for (const [i, name] of ['emea', 'apac'].entries()) await centre.addGeo(name, await centre.addSource(`src${name}`, smallSource(i + 1)));
@@ -155,4 +155,21 @@ test('a re-run feed with fewer files removes the others from the store, and no s
   assert.doesNotMatch(sent.stderr, /tags/);
   const manifest = assertGlassbeamHasStoredFeed(stored);
   assert.deepEqual(manifest.files.map((file) => file.name), ['accounts.ndjson.gz']);
+});
+
+test('the same through s3:// (feed.store_access_key_id and the secret given as GANYMEDE_* variables): built on host A, sent by host B', async () => {
+  const s3 = {
+    GANYMEDE_FEED_STORE: `s3://gmd-s3-feed/${prefix}?endpoint=${encodeURIComponent(swift.s3.endpoint)}&region=${swift.s3.region}`,
+    GANYMEDE_FEED_STORE_ACCESS_KEY_ID: swift.s3.accessKey,
+    GANYMEDE_FEED_STORE_SECRET: swift.s3.secretKey,
+  };
+  const built = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force'], s3);
+  assert.equal(built.code, 0, shown(built));
+  const stored = await storedFeed('gmd-s3-feed');
+  assert.deepEqual([...stored.keys()].sort(), ['accounts.ndjson.gz', 'manifest.json']);
+
+  rmSync(glassbeamDir(), { recursive: true, force: true });
+  const sent = await cliWith(centre, ['worker', 'send', '--cycle', cycle, '--force'], { ...hostB(), ...s3 });
+  assert.equal(sent.code, 0, shown(sent));
+  assertGlassbeamHasStoredFeed(stored);
 });
