@@ -9,7 +9,7 @@ import { addAbortSignal } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { failedError, GanymedeError, messageOf } from '../errors.js';
+import { failedError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hostKeyPin, openTransport } from '../transport/location.js';
 import { withRetry } from '../transport/retry.js';
@@ -89,11 +89,7 @@ function checkManifest(value: unknown, cycle: string): FeedManifest {
     const { name, bytes, sha256 } = (file ?? {}) as Partial<FeedFile>;
     // A name becomes a path at Glassbeam: one plain file name of this cycle, nothing else.
     if (typeof name !== 'string' || name.includes('/') || name === feedManifestName) throw new Error(`it names a file ${JSON.stringify(name)}`);
-    try {
-      checkName(name);
-    } catch (error) {
-      throw new Error(error instanceof GanymedeError ? error.message : messageOf(error));
-    }
+    checkName(name);
     if (!Number.isSafeInteger(bytes) || bytes! < 0) throw new Error(`${name} has no size`);
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`${name} has no sha256`);
   }
@@ -121,7 +117,7 @@ export async function* readFeedFile(store: Transport, cycle: string, file: FeedF
   stream.destroy();
   const sha256 = bytes === file.bytes ? hash.digest('hex') : undefined;
   if (sha256 !== file.sha256) {
-    const found = sha256 === undefined ? `${bytes > file.bytes ? 'more than ' : ''}${bytes} bytes, not ${file.bytes}` : `sha256 ${sha256}, not ${file.sha256}`;
+    const found = sha256 === undefined ? `${bytes > file.bytes ? 'at least ' : ''}${bytes} bytes, not ${file.bytes}` : `sha256 ${sha256}, not ${file.sha256}`;
     throw failedError(
       `${store.describe()}: ${name} is not the file its manifest names (${found}); it was not sent`,
       `the feed is being rebuilt or was changed in the store: build it again (\`ganymede worker feed --cycle ${cycle} --force\`), then send`,

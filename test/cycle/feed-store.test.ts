@@ -2,7 +2,7 @@
 // the cycle's files there and nothing on its own disk; `worker send` on host B (same MySQL, MongoDB and store,
 // its own site.name and data dir) sends them to Glassbeam byte for byte as the manifest describes them; a file
 // in the store that is not what the manifest says is never given its name at Glassbeam; a re-run feed with
-// fewer files leaves none of the old ones behind for a send to pick up.
+// fewer files leaves none of the old ones behind for a send to pick up. Swift first (swift://), then its s3api (s3://).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
