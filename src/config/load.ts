@@ -20,7 +20,7 @@ export const leaseTokenEnv = 'GANYMEDE_LEASE_TOKEN';
 /** Environment variables that are not settings: where the file is, the worker's lease, and the test rig's own. */
 const envNotSettings = [/^GANYMEDE_CONFIG$/, new RegExp(`^${leaseTokenEnv}$`), /^GANYMEDE_TEST_/];
 /** Files that hold private material besides the secrets: checked for existence and mode at start. */
-const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'centre.inbox_key_file', 'glassbeam.key_file', 'archive.key_file', 'api.tls.key_file', 'api.client_key_file'];
+const privateFileKeys = ['agent.signing_key_file', 'agent.sftp_key_file', 'centre.private_key_file', 'centre.inbox_key_file', 'glassbeam.key_file', 'archive.key_file', 'feed.store_key_file', 'api.tls.key_file', 'api.client_key_file'];
 
 export interface LoadConfigOptions {
   /** --config; else GANYMEDE_CONFIG; else /etc/ganymede/ganymede.json if it exists. null: no file at all. */
@@ -183,7 +183,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   if (config) {
     config.site.name ??= hostname();
-    for (const urlKey of ['mysql.url', 'centre.scratch_mysql_url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url', 'centre.inbox']) {
+    for (const urlKey of ['mysql.url', 'centre.scratch_mysql_url', 'agent.source.url', 'mongodb.url', 'glassbeam.url', 'agent.inbox', 'archive.url', 'centre.inbox', 'feed.store']) {
       const value = getPath(config, urlKey);
       if (typeof value === 'string' && /^[a-z0-9+]+:\/\/[^/@\s]*:[^/@\s]*@/i.test(value)) {
         problems.push(`${urlKey}: contains a password; remove it from the URL and use the matching *_file key or environment variable`);

@@ -35,6 +35,7 @@ export const secretKeys = [
   'agent.inbox_secret',
   'centre.inbox_secret',
   'centre.inbox_temp_url_key',
+  'feed.store_secret',
 ] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
@@ -225,6 +226,16 @@ export const configSchema = z.strictObject({
       /** After centre.cycle_deadline_minutes: feed without the late GEOs (true) or keep waiting (false). */
       partial_after_deadline: z.boolean().default(false),
       dir: path.optional(),
+      /**
+       * Where the feed's files live, `<cycle>/<file>` below it: a store every central host reads, so any
+       * host sends what another built. Default file://<dir, or data_dir/feed>. Credentials as archive.*.
+       */
+      store: storeUrl.optional(),
+      store_key_file: path.optional(),
+      store_host_key: z.string().min(8).optional(),
+      /** For swift:// and s3://; or GANYMEDE_FEED_STORE_SECRET. */
+      store_secret_file: path.optional(),
+      store_access_key_id: z.string().optional(),
     })
     .prefault({}),
   warehouse: z

@@ -1,37 +1,21 @@
 // A cycle's data feed from the warehouse: per collection one gzip file (NDJSON, or CSV) and a
 // manifest.json with each file's rows, size and sha256 and the GEOs included. Documents are read in _id
 // order, encoded with sorted keys and gzip writes no time stamp, so the same warehouse content always
-// gives the same bytes. Built in a staging directory renamed into place once complete.
+// gives the same bytes. Each file is written to a local spool file, then put into the feed store under
+// <cycle>/ (a put is atomic, and a retried put reads the spool again from its first byte); the manifest last.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Db, Document } from 'mongodb';
 import { changesCollection } from '../warehouse/progress.js';
+import type { Transport } from '../transport/transport.js';
 import { csvLine, feedRecord, plain } from './encode.js';
+import { feedManifestName, feedObjectName, type FeedFile, type FeedManifest } from './store.js';
 import { createProgress } from '../progress.js';
-
-export interface FeedFile {
-  name: string;
-  collection: string;
-  rows: number;
-  bytes: number;
-  sha256: string;
-}
-
-export interface FeedManifest {
-  format: 'ganymede-feed';
-  version: 1;
-  cycle: string;
-  encoding: 'ndjson' | 'csv';
-  mode: 'full' | 'changes';
-  geos: string[];
-  missingGeos: string[];
-  files: FeedFile[];
-}
 
 export interface BuildFeedOptions {
   db: Db;
@@ -40,8 +24,10 @@ export interface BuildFeedOptions {
   missingGeos: string[];
   encoding: 'ndjson' | 'csv';
   mode: 'full' | 'changes';
-  /** The cycle's feed directory; replaced as a whole. */
-  dir: string;
+  /** The feed store; the cycle's feed there, everything under `<cycle>/`, is replaced as a whole. */
+  store: Transport;
+  /** A local directory of this run's own, for the file being written; removed when done. */
+  spoolDir: string;
   signal?: AbortSignal;
 }
 
@@ -106,47 +92,66 @@ async function* asLines(records: AsyncIterable<Record<string, unknown>>, counter
 }
 
 export async function buildFeed(options: BuildFeedOptions): Promise<FeedManifest> {
-  const { db, cycleStart, geos } = options;
-  const staging = `${options.dir}.building`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true, mode: 0o700 });
-  const records = (collection: string) =>
-    options.mode === 'full' ? fullRecords(db, collection, geos) : changeRecords(db, collection, cycleStart, geos);
-  const collections = options.mode === 'full'
-    ? await stateCollections(db)
-    : ((await db.collection(changesCollection).distinct('collection', pendingChanges(cycleStart, geos))) as string[]).sort();
-  const files: FeedFile[] = [];
-  const bar = createProgress({ label: `building the feed of ${cycleStart.toISOString().slice(0, 13)}`, total: collections.length, unit: 'collections' });
-  for (const [index, collection] of collections.entries()) {
-    bar.update(index, `(${collection})`);
-    let columns: string[] | undefined;
-    if (options.encoding === 'csv') {
-      // CSV needs its columns before the first row: one pass to collect them.
-      const keys = new Set<string>();
-      for await (const record of records(collection)) for (const key of Object.keys(record)) keys.add(key);
-      columns = [...keys].sort();
+  const { db, cycleStart, geos, store, spoolDir, signal } = options;
+  const cycle = cycleStart.toISOString().slice(0, 13);
+  const manifestName = feedObjectName(cycle, feedManifestName);
+  await rm(spoolDir, { recursive: true, force: true });
+  await mkdir(spoolDir, { recursive: true, mode: 0o700 });
+  try {
+    // The old manifest goes first: while files are replaced one by one, the cycle has no manifest, so no
+    // reader (`send` on any host) takes a half-rebuilt feed for a whole one; a send that read the old
+    // manifest before still checks every file's sha256 against it and fails rather than mix the two.
+    await store.remove(manifestName);
+    const records = (collection: string) =>
+      options.mode === 'full' ? fullRecords(db, collection, geos) : changeRecords(db, collection, cycleStart, geos);
+    const collections = options.mode === 'full'
+      ? await stateCollections(db)
+      : ((await db.collection(changesCollection).distinct('collection', pendingChanges(cycleStart, geos))) as string[]).sort();
+    const files: FeedFile[] = [];
+    const bar = createProgress({ label: `building the feed of ${cycle}`, total: collections.length, unit: 'collections' });
+    for (const [index, collection] of collections.entries()) {
+      bar.update(index, `(${collection})`);
+      let columns: string[] | undefined;
+      if (options.encoding === 'csv') {
+        // CSV needs its columns before the first row: one pass to collect them.
+        const keys = new Set<string>();
+        for await (const record of records(collection)) for (const key of Object.keys(record)) keys.add(key);
+        columns = [...keys].sort();
+      }
+      const name = `${collection}.${options.encoding}.gz`;
+      const counter = { rows: 0 };
+      const spool = join(spoolDir, name);
+      const written = await writeGzip(spool, asLines(records(collection), counter, columns), signal);
+      signal?.throwIfAborted();
+      await store.put(feedObjectName(cycle, name), () => createReadStream(spool, { highWaterMark: 1024 * 1024 }), { expectedSize: written.bytes });
+      await rm(spool, { force: true });
+      files.push({ name, collection, rows: counter.rows, ...written });
     }
-    const name = `${collection}.${options.encoding}.gz`;
-    const counter = { rows: 0 };
-    const written = await writeGzip(join(staging, name), asLines(records(collection), counter, columns), options.signal);
-    files.push({ name, collection, rows: counter.rows, ...written });
+    bar.finish();
+    const manifest: FeedManifest = {
+      format: 'ganymede-feed',
+      version: 1,
+      cycle,
+      encoding: options.encoding,
+      mode: options.mode,
+      geos,
+      missingGeos: options.missingGeos,
+      files,
+    };
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    // A worker that lost its lease stops here rather than publish over the feed of the one that took over.
+    signal?.throwIfAborted();
+    await store.put(manifestName, () => Readable.from([manifestBytes]), { expectedSize: manifestBytes.length });
+    // Files of an earlier run that this manifest does not name (another format, a collection gone) go only
+    // now: `send` uploads only what the manifest names, so until then they are never sent, and a crash
+    // before this point leaves them for the next run to remove.
+    const kept = new Set([feedManifestName, ...files.map((file) => file.name)].map((name) => feedObjectName(cycle, name)));
+    for (const stale of await store.list(`${cycle}/`)) if (!kept.has(stale.name)) await store.remove(stale.name);
+    if (options.mode === 'changes') {
+      await db.collection(changesCollection).updateMany(pendingChanges(cycleStart, geos), { $set: { fedIn: cycleStart } });
+    }
+    return manifest;
+  } finally {
+    await rm(spoolDir, { recursive: true, force: true });
   }
-  bar.finish();
-  const manifest: FeedManifest = {
-    format: 'ganymede-feed',
-    version: 1,
-    cycle: cycleStart.toISOString().slice(0, 13),
-    encoding: options.encoding,
-    mode: options.mode,
-    geos,
-    missingGeos: options.missingGeos,
-    files,
-  };
-  await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-  await rm(options.dir, { recursive: true, force: true });
-  await rename(staging, options.dir);
-  if (options.mode === 'changes') {
-    await db.collection(changesCollection).updateMany(pendingChanges(cycleStart, geos), { $set: { fedIn: cycleStart } });
-  }
-  return manifest;
 }
