@@ -37,6 +37,8 @@ export interface DeliveryConsumer {
   entry(entry: TarEntryHeader): Promise<TarEntrySink>;
   /** plan.json, once whole (after its own sink ended) and before any data part. */
   plan?(text: string): void | Promise<void>;
+  /** The read failed or was stopped: release whatever waits for more bytes. Called before the verdict is sought. */
+  abort?(error: Error): void;
 }
 
 export interface ReadDelivery {
@@ -108,15 +110,13 @@ function collecting(sink: TarEntrySink, done: (text: string) => void | Promise<v
       await sink.end();
       await done(Buffer.concat(chunks).toString('utf8'));
     },
-    abort: (error) => sink.abort?.(error),
   };
 }
 
 /**
  * Reads the whole delivery through `consumer` and resolves once the signature of an expected key was
  * verified at its end. Refusals name what is wrong with the file (OpenPgpRefusal, DeliveryRefusal,
- * UnpackLimitRefusal); an error of the consumer's own (a disk, a database) comes out as it was thrown, and
- * the sink of the entry that was being written is told through `abort`.
+ * UnpackLimitRefusal); an error of the consumer's own (a disk, a database) comes out as it was thrown.
  */
 export async function readDelivery(source: DeliverySource, consumer: DeliveryConsumer): Promise<ReadDelivery> {
   const layout = new DumpLayout();
@@ -132,7 +132,6 @@ export async function readDelivery(source: DeliverySource, consumer: DeliveryCon
   };
   let bytes = 0;
   let manifestText: string | undefined;
-  let open: TarEntrySink | undefined;
   const sinkOf = async (entry: TarEntryHeader): Promise<TarEntrySink> => {
     const problem = layout.problemWith(entry);
     if (problem) throw new DeliveryRefusal(problem);
@@ -141,15 +140,7 @@ export async function readDelivery(source: DeliverySource, consumer: DeliveryCon
       throw new UnpackLimitRefusal(`${JSON.stringify(entry.path)} (${entry.size} bytes) takes the dump past ${source.limit.bytes} bytes, the most this delivery may unpack to (${source.limit.why}); nothing of it is kept`);
     }
     const sink = await theirs(() => consumer.entry(entry));
-    const guarded: TarEntrySink = {
-      write: (chunk) => theirs(() => sink.write(chunk)),
-      end: async () => {
-        open = undefined;
-        await theirs(() => sink.end());
-      },
-      abort: (error) => sink.abort?.(error),
-    };
-    open = guarded;
+    const guarded: TarEntrySink = { write: (chunk) => theirs(() => sink.write(chunk)), end: () => theirs(() => sink.end()) };
     if (entry.path === planEntry) {
       return collecting(guarded, async (text) => {
         const refused = layout.planRead(text);
@@ -169,7 +160,7 @@ export async function readDelivery(source: DeliverySource, consumer: DeliveryCon
     });
     ({ signerFingerprint } = await plaintext.verified);
   } catch (error) {
-    open?.abort?.(error as Error);
+    consumer.abort?.(error as Error);
     if (error instanceof OpenPgpRefusal || source.signal?.aborted || isLocalFault(error)) throw error;
     if (error instanceof Object && fromConsumer.has(error)) throw error;
     throw await verdictOf(source, error);

@@ -41,7 +41,6 @@ function fileSink(path: string): TarEntrySink {
       if (failure) throw failure;
       await Promise.race([new Promise<void>((resolve) => stream.end(resolve)), failed]);
     },
-    abort: () => stream.destroy(),
   };
 }
 
