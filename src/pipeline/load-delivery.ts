@@ -72,6 +72,12 @@ export async function loadDelivery(target: Connection | Connection[], delivery: 
   /** Starts loading `table` on a free connection (waiting for one); its data is what the sink returned is given. */
   const startTable = async (table: DumpTablePlan): Promise<TarEntrySink> => {
     const conn = await pool.take(signal);
+    // The table before may have failed while this one waited for its connection.
+    if (fault || mismatch) {
+      pool.give(conn);
+      if (fault) throw fault;
+      return discard;
+    }
     options.onTable?.(table, started.size);
     started.add(table.name);
     const feed = new TableFeed();
@@ -115,7 +121,7 @@ export async function loadDelivery(target: Connection | Connection[], delivery: 
       endFeeding();
       // A table with no rows has no parts: created here, empty.
       for (const table of plan!.tables) {
-        if (wanted(table) && !started.has(table.name) && !mismatch) {
+        if (wanted(table) && !started.has(table.name)) {
           await startTable(table);
           endFeeding();
         }
@@ -128,7 +134,7 @@ export async function loadDelivery(target: Connection | Connection[], delivery: 
     // The layout lets a file's parts come only together and in order: a later part continues the table being fed.
     if (started.has(table.name)) return feeding?.sink ?? discard;
     endFeeding();
-    return wanted(table) && !mismatch ? startTable(table) : discard;
+    return wanted(table) ? startTable(table) : discard;
   };
 
   const readPlan = (text: string) => {

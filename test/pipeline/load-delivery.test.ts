@@ -3,6 +3,7 @@
 // manifest known first or only at the end, two passes splitting the tables); a file that fails its
 // OpenPGP check at the end, a truncated one, a stop and a lost connection each reject, and say which.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,9 @@ import { sealStream } from '../../src/openpgp/seal.js';
 import { DeliveryRefusal, type DeliverySource } from '../../src/pipeline/delivery-reader.js';
 import type { DumpManifest } from '../../src/pipeline/dump-manifest.js';
 import { loadDelivery, splitTablesByBytes, type LoadedDelivery } from '../../src/pipeline/load-delivery.js';
+import { TableMismatchError } from '../../src/pipeline/load-tables.js';
+import { readTar } from '../../src/pipeline/tar-reader.js';
+import { tarEnd, tarEntry } from '../../src/pipeline/tar-stream.js';
 import { verifyDelivery } from '../../src/pipeline/verify-delivery.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { makeParty } from '../openpgp/fixtures.js';
@@ -27,7 +31,7 @@ import { createTortureSchema, tortureTables } from './torture-schema.js';
 describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   let file: string;
-  let keys: { centre: PrivateKey; geo: PublicKey };
+  let keys: { centre: PrivateKey; geo: PublicKey; geoPrivate: PrivateKey };
   let manifest: DumpManifest;
   const source = (overrides: Partial<DeliverySource> = {}): DeliverySource => ({ file, decryptionKeys: keys.centre, expectedSigningKeys: keys.geo, ...overrides });
 
@@ -52,6 +56,32 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     assert.deepEqual(verified.sort(), [...tortureTables].sort(), 'every table verified against the manifest, once');
   }
 
+  /** The delivery's compressed tar, decrypted (and verified). */
+  async function compressedTar(): Promise<Buffer> {
+    const plaintext = openStream(Readable.from([readFileSync(file)]), { decryptionKeys: keys.centre, expectedSigningKeys: keys.geo });
+    const compressed = await buffer(plaintext);
+    await plaintext.verified;
+    return compressed;
+  }
+
+  /** The agent's delivery with its manifest changed by `change`, signed by the GEO all the same, in a file of its own. */
+  async function withManifest(name: string, change: (manifest: DumpManifest) => void): Promise<{ path: string; manifest: DumpManifest }> {
+    const tar = execFileSync('zstd', ['-d', '-q', '-c'], { input: await compressedTar(), maxBuffer: 1 << 30 });
+    const entries: Array<{ path: string; data: Buffer }> = [];
+    await readTar(Readable.from([tar]), async (entry) => {
+      const chunks: Buffer[] = [];
+      return { write: async (chunk) => void chunks.push(Buffer.from(chunk)), end: async () => void entries.push({ path: entry.path, data: Buffer.concat(chunks) }) };
+    });
+    const manifestAt = entries.findIndex((entry) => entry.path === 'manifest.json');
+    const changed = JSON.parse(entries[manifestAt]!.data.toString('utf8')) as DumpManifest;
+    change(changed);
+    entries[manifestAt] = { path: 'manifest.json', data: Buffer.from(JSON.stringify(changed)) };
+    const compressed = execFileSync('zstd', ['-q', '-c'], { input: Buffer.concat([...entries.map((entry) => tarEntry(entry.path, entry.data)), tarEnd()]), maxBuffer: 1 << 30 });
+    const path = join(fixture.dir, name);
+    writeFileSync(path, await buffer(sealStream(Readable.from([compressed]), { encryptionKeys: keys.centre.toPublic(), signingKey: keys.geoPrivate })));
+    return { path, manifest: changed };
+  }
+
   before(async () => {
     fixture = await agentFixture('stream');
     const conn = connectTo(fixture.sourceDatabase);
@@ -65,6 +95,7 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     keys = {
       centre: await readPrivateKey(await readFile(fixture.keys.centrePrivate, 'utf8'), 'centre key'),
       geo: await readPublicKey(await readFile(fixture.keys.geoPublic, 'utf8'), 'GEO key'),
+      geoPrivate: await readPrivateKey(await readFile(fixture.keys.geoPrivate, 'utf8'), 'GEO signing key'),
     };
     manifest = (await verifyDelivery(source())).manifest;
   });
@@ -99,9 +130,7 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
 
   test('a file whose OpenPGP check fails at its end rejects, after its data went into the schema (the caller drops it)', async () => {
     // The same compressed tar, signed by a key that is not the GEO's: the signer is only known wrong at the end.
-    const plaintext = openStream(Readable.from([readFileSync(file)]), { decryptionKeys: keys.centre, expectedSigningKeys: keys.geo });
-    const compressed = await buffer(plaintext);
-    await plaintext.verified;
+    const compressed = await compressedTar();
     const stranger = await makeParty('stranger');
     const strangers = join(fixture.dir, 'signed-by-a-stranger.gpg');
     writeFileSync(strangers, await buffer(sealStream(Readable.from([compressed]), { encryptionKeys: keys.centre.toPublic(), signingKey: stranger.privateKey })));
@@ -166,5 +195,41 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     assert.ok(error instanceof Error, String(error));
     assert.ok(!(error instanceof OpenPgpRefusal) && !(error instanceof DeliveryRefusal), `${error.name}: ${error.message}`);
     assert.match(error.message, /loading table|closed state|connection/i);
+  });
+
+  test('a table that differs from the signed manifest: the rest of the file is read for its verdict, then the table is named', async () => {
+    const differs = 'ints';
+    const { path, manifest: signed } = await withManifest('wrong-checksum.gpg', (changed) => {
+      const table = changed.tables.find((candidate) => candidate.name === differs)!;
+      table.checksum = table.checksum === '0'.repeat(16) ? '1'.repeat(16) : '0'.repeat(16);
+    });
+    // The verifying pass cannot see it (sizes match); the load reads the table back.
+    assert.deepEqual((await verifyDelivery(source({ file: path }))).manifest, signed);
+    const { schema, error } = await intoSchema(1, (connections) => loadDelivery(connections, source({ file: path }), { manifest: signed }));
+    assert.ok(error instanceof TableMismatchError, String(error));
+    assert.equal(error.table, differs);
+    // Tables come in the plan's order; one without rows (no parts) would only be created at the end.
+    const inTarOrder = signed.tables.filter((table) => table.rows > 0).map((table) => table.name);
+    assert.deepEqual(await baseTables(await fixture.admin(), schema), inTarOrder.slice(0, inTarOrder.indexOf(differs) + 1).sort(), 'no table loaded after the one that differs');
+
+    // The same file with its integrity check damaged: the OpenPGP verdict comes first.
+    const damaged = join(fixture.dir, 'wrong-checksum-damaged.gpg');
+    const bytes = Buffer.from(readFileSync(path));
+    bytes[bytes.length - 3]! ^= 0x40;
+    writeFileSync(damaged, bytes);
+    const refused = await intoSchema(1, (connections) => loadDelivery(connections, source({ file: damaged }), { manifest: signed }));
+    assert.ok(refused.error instanceof OpenPgpRefusal, String(refused.error));
+  });
+
+  test('verifyDelivery refuses a manifest whose sizes are not the data\'s; loadDelivery refuses a file that is not the one verified', async () => {
+    const { path } = await withManifest('wrong-size.gpg', (changed) => void (changed.tables.find((table) => table.name === 'ints')!.bytes += 1));
+    await assert.rejects(verifyDelivery(source({ file: path })), (error: unknown) => {
+      assert.ok(error instanceof DeliveryRefusal, String(error));
+      assert.match(error.message, /^the data of table "ints" is (\d+) bytes, its manifest entry says (\d+)$/);
+      return true;
+    });
+    const { error } = await intoSchema(1, (connections) => loadDelivery(connections, source({ file: path }), { manifest }));
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /not the one that was verified/);
   });
 });
