@@ -186,6 +186,7 @@ async function verdictOf(source: DeliverySource, unpackError: unknown): Promise<
     if (error instanceof OpenPgpRefusal) return error;
     if (error instanceof UnpackLimitRefusal || source.signal?.aborted) return error as Error;
   }
-  if (unpackError instanceof UnpackLimitRefusal) return unpackError;
+  // Both say what is wrong themselves: past the limit, or a plan the consumer read that is not a dump plan.
+  if (unpackError instanceof UnpackLimitRefusal || unpackError instanceof DumpManifestError) return unpackError;
   return new DeliveryRefusal(`decrypted and signed by the expected key, but not a compressed tar dump: ${(unpackError as Error).message ?? String(unpackError)}`);
 }

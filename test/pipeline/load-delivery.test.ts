@@ -17,7 +17,7 @@ import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
 import { OpenPgpRefusal, openStream } from '../../src/openpgp/open.js';
 import { sealStream } from '../../src/openpgp/seal.js';
 import { DeliveryRefusal, type DeliverySource } from '../../src/pipeline/delivery-reader.js';
-import type { DumpManifest } from '../../src/pipeline/dump-manifest.js';
+import { DumpManifestError, type DumpManifest } from '../../src/pipeline/dump-manifest.js';
 import { loadDelivery, splitTablesByBytes, type LoadedDelivery } from '../../src/pipeline/load-delivery.js';
 import { TableMismatchError } from '../../src/pipeline/load-tables.js';
 import { readTar } from '../../src/pipeline/tar-reader.js';
@@ -64,18 +64,18 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     return compressed;
   }
 
-  /** The agent's delivery with its manifest changed by `change`, signed by the GEO all the same, in a file of its own. */
-  async function withManifest(name: string, change: (manifest: DumpManifest) => void): Promise<{ path: string; manifest: DumpManifest }> {
+  /** The agent's delivery with its manifest (or plan) changed by `change`, signed by the GEO all the same, in a file of its own. */
+  async function withManifest(name: string, change: (manifest: DumpManifest) => void, entryPath = 'manifest.json'): Promise<{ path: string; manifest: DumpManifest }> {
     const tar = execFileSync('zstd', ['-d', '-q', '-c'], { input: await compressedTar(), maxBuffer: 1 << 30 });
     const entries: Array<{ path: string; data: Buffer }> = [];
     await readTar(Readable.from([tar]), async (entry) => {
       const chunks: Buffer[] = [];
       return { write: async (chunk) => void chunks.push(Buffer.from(chunk)), end: async () => void entries.push({ path: entry.path, data: Buffer.concat(chunks) }) };
     });
-    const manifestAt = entries.findIndex((entry) => entry.path === 'manifest.json');
-    const changed = JSON.parse(entries[manifestAt]!.data.toString('utf8')) as DumpManifest;
+    const at = entries.findIndex((entry) => entry.path === entryPath);
+    const changed = JSON.parse(entries[at]!.data.toString('utf8')) as DumpManifest;
     change(changed);
-    entries[manifestAt] = { path: 'manifest.json', data: Buffer.from(JSON.stringify(changed)) };
+    entries[at] = { path: entryPath, data: Buffer.from(JSON.stringify(changed)) };
     const compressed = execFileSync('zstd', ['-q', '-c'], { input: Buffer.concat([...entries.map((entry) => tarEntry(entry.path, entry.data)), tarEnd()]), maxBuffer: 1 << 30 });
     const path = join(fixture.dir, name);
     writeFileSync(path, await buffer(sealStream(Readable.from([compressed]), { encryptionKeys: keys.centre.toPublic(), signingKey: keys.geoPrivate })));
@@ -231,5 +231,13 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     const { error } = await intoSchema(1, (connections) => loadDelivery(connections, source({ file: path }), { manifest }));
     assert.ok(error instanceof Error);
     assert.match(error.message, /not the one that was verified/);
+  });
+
+  test('a signed plan.json that is not a dump plan is refused as such, by the verifying pass and by the load', async () => {
+    const { path } = await withManifest('bad-plan.gpg', (plan) => void (plan.tables[0]!.columns = []), 'plan.json');
+    const malformed = /^malformed dump plan: tables\[0\]\.columns: /;
+    await assert.rejects(verifyDelivery(source({ file: path })), (error: unknown) => error instanceof DumpManifestError && malformed.test(error.message));
+    const { error } = await intoSchema(1, (connections) => loadDelivery(connections, source({ file: path })));
+    assert.ok(error instanceof DumpManifestError && malformed.test(error.message), String(error));
   });
 });
