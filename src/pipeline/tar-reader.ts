@@ -20,8 +20,6 @@ export interface TarEntryHeader {
 export interface TarEntrySink {
   write(chunk: Buffer): Promise<void>;
   end(): Promise<void>;
-  /** The entry will not be finished (the stream failed or was stopped): release what waits for its bytes. */
-  abort?(error: Error): void;
 }
 
 function field(block: Buffer, start: number, length: number): string {
