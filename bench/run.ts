@@ -19,6 +19,11 @@ const usage = `usage: npm run bench -- <name> [options]
           --no-build   time the CLI already in dist/ instead of running npm run build first
           --cpu-prof DIR  profile the load worker (node --cpu-prof) into DIR; its time is then not comparable
           --bin PATH   time another build's bin/ganymede, not this checkout's
+  stream-load  decrypt to files + loadDump vs verify + loadDelivery straight from the file (1 pass; 2 passes at once;
+          1 pass on 2 connections), each step a child under GNU time, on the load bench's database
+          --scale N    data size, as for agent (default 1: 3.16M rows, ≈650 MB of the agent's TSV)
+          --repeat N   run every variant N times, in turn (default 1)
+          --no-build   make the agent's file with the CLI already in dist/
   etl     warehouse writes of a first load and of an hour with 1% of the rows changed, counted on the wire too
           --rows N     source rows over three tables (default 40000; the MongoDB stand-in keeps all in memory)
           --change P   percent of the rows the second hour changes (default 1)
@@ -99,6 +104,19 @@ async function main(argv: string[]): Promise<number> {
       if (!values['no-build'] && options.bin === undefined) await build();
       const { runLoadBench } = await import('./load.js');
       await runLoadBench(options);
+      return 0;
+    }
+    case 'stream-load': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { scale: { type: 'string' }, repeat: { type: 'string' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = { scale: wholeNumber('scale', values.scale, 1), repeat: wholeNumber('repeat', values.repeat, 1) };
+      if (!values['no-build']) await build();
+      const { runStreamLoadBench } = await import('./stream-load.js');
+      await runStreamLoadBench(options);
       return 0;
     }
     case 'etl': {

@@ -1,7 +1,7 @@
 // What a dump's tar may hold, checked at each entry's header before a byte of it is written: plan.json
-// first, then parts of the files the plan names, in order, none larger than an agent writes, then
-// manifest.json last. A GEO signs whatever it likes; a header that declares 1 TiB for a part is refused
-// there, not after the disk filled up.
+// first, then parts of the files the plan names (each file's parts together and in order, none larger
+// than an agent writes), then manifest.json last. A GEO signs whatever it likes; a header that declares
+// 1 TiB for a part is refused there, not after the disk filled up.
 import { dataDir, dumpEntryPattern, manifestEntry, planEntry } from './dump-archive.js';
 import { defaultPartBytes } from './tar-stream.js';
 import type { TarEntryHeader } from './tar-reader.js';
@@ -18,6 +18,7 @@ export class DumpLayout {
   private plannedFiles: Set<string> | undefined;
   private readonly lastPart = new Map<string, number>();
   private manifestSeen = false;
+  private currentFile: string | undefined;
 
   /** Why `entry` may not come next, or undefined. */
   problemWith(entry: TarEntryHeader): string | undefined {
@@ -34,8 +35,11 @@ export class DumpLayout {
     if (!this.plannedFiles) return `${name} comes before ${planEntry}, which starts a dump`;
     if (!this.plannedFiles.has(file!)) return `${name} belongs to no table of ${planEntry}`;
     if (Number(part) !== (this.lastPart.get(file!) ?? 0) + 1) return `${name} is out of order (parts are numbered from 000001 without gaps)`;
+    // A table's data is streamed into MySQL as it arrives (load-delivery.ts): its parts must not be interleaved with another's.
+    if (this.lastPart.has(file!) && this.currentFile !== file) return `${name} comes after another file's parts (an agent writes each file's parts together)`;
     if (entry.size > maxPartBytes) return `${name} is ${entry.size} bytes; an agent writes parts of at most ${maxPartBytes}`;
     this.lastPart.set(file!, Number(part));
+    this.currentFile = file;
     return undefined;
   }
 

@@ -86,6 +86,14 @@ for (const [what, entries, pattern] of [
   });
 }
 
+test("one file's parts interleaved with another's are refused: the load streams each table as its parts arrive", async () => {
+  const twoFiles = JSON.stringify({ kind: 'plan', tables: [{ name: 'big', file: '0001.tsv' }, { name: 'small', file: '0002.tsv' }] });
+  const entries = [tarEntry('data/0001.tsv.000001', 'a\n'), tarEntry('data/0002.tsv.000001', 'b\n'), tarEntry('data/0001.tsv.000002', 'c\n')];
+  const { opening, dir } = await open(zstd(tarWithPlan(twoFiles, entries)));
+  await assert.rejects(opening, (error: unknown) => error instanceof DeliveryRefusal && /"data\/0001\.tsv\.000002" comes after another file's parts/.test(error.message));
+  assert.equal(existsSync(`${dir}.unverified`), false);
+});
+
 test('data before plan.json is refused', async () => {
   const { opening } = await open(zstd(Buffer.concat([tarEntry('data/0001.tsv.000001', 'x'), tarEntry('plan.json', plan), Buffer.alloc(1024)])));
   await assert.rejects(opening, /"data\/0001\.tsv\.000001" comes before plan\.json/);
