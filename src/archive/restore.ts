@@ -16,7 +16,7 @@ import type { Transport } from '../transport/transport.js';
 import { connectScratch, scratchQuery } from '../worker/scratch-db.js';
 import type { CentreKeys } from './store.js';
 import { createProgress } from '../progress.js';
-import { unpackLimit } from '../pipeline/unpack-limits.js';
+import { checkFreeSpace, unpackLimit } from '../pipeline/unpack-limits.js';
 
 export interface RestoredArchive {
   schema: string;
@@ -73,7 +73,10 @@ export async function restoreArchive(options: {
     try {
       // An archived agent dump is what a GEO sent: bounded like decrypt bounds it.
       const { centre } = options.loaded.config;
-      const limit = unpackLimit({ maxUnpackedBytes: centre.max_unpacked_bytes, maxUnpackRatio: centre.max_unpack_ratio }, (await stat(object)).size);
+      const size = (await stat(object)).size;
+      const limit = unpackLimit({ maxUnpackedBytes: centre.max_unpacked_bytes, maxUnpackRatio: centre.max_unpack_ratio }, size);
+      // The one place the centre still unpacks to a local disk: the restore works from a local copy.
+      await checkFreeSpace(work, size, limit, centre.min_free_bytes);
       opened = await openDelivery({ file: object, decryptionKeys: options.keys.allPrivateKeys, expectedSigningKeys: options.expectedSigner, dir: join(work, 'dump'), limit });
     } catch (error) {
       throw new GanymedeError(ExitCode.refused, `the archived object ${options.record.objectKey} cannot be opened: ${messageOf(error)}`);

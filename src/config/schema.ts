@@ -180,7 +180,7 @@ export const configSchema = z.strictObject({
        * reach ~5-10×, very repetitive tables several tens; a decompression bomb reaches thousands.
        */
       max_unpack_ratio: z.number().positive().default(200),
-      /** decrypt starts only if the work dir keeps this much free after the expected unpacked size. */
+      /** `archive restore` (which unpacks to a local disk) starts only if site.data_dir keeps this much free after the expected unpacked size. */
       min_free_bytes: z.number().int().nonnegative().default(1024 ** 3),
       /** A central host is dead after this long without a heartbeat (its ticks and its workers' lease renewals). */
       host_dead_after_ms: positiveInt.min(1_000).default(180_000),

@@ -50,10 +50,10 @@ interface Crash {
 
 const crashes: Record<'decrypt' | 'load' | 'etl', Crash> = {
   decrypt: {
-    // The first data file is being written into the staging dir: decrypting, nothing verified yet.
-    reached: (txnId) => existsSync(join(centre.paths.work(txnId), 'dump.unverified', 'data')),
+    // Reading the delivery to verify it, nothing judged yet.
+    reached: (txnId) => logSays(txnId, /worker decrypt: verifying /),
     async leftBehind(txnId) {
-      assert.equal(existsSync(join(centre.paths.work(txnId), 'dump')), false, 'no verified dump yet');
+      assert.equal(existsSync(centre.paths.work(txnId)), false, 'nothing written to a local disk');
       assert.equal(await schemaExists(centre, centre.paths.scratchSchema(txnId)), false, 'nothing loaded');
     },
   },

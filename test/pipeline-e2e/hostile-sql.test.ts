@@ -100,7 +100,7 @@ for (const attack of ['pwn', 'copycat']) {
     const id = txnIds.get(attack)!;
     const txn = await txnRow(centre, id);
     assert.equal(txn.state, 'refused');
-    assert.match(txn.error ?? '', /malformed dump manifest: tables\[\d+\] \("(audit|accounts)"\)\.createSql: the table definition is not allowed/);
+    assert.match(txn.error ?? '', /malformed dump plan: tables\[\d+\] \("(audit|accounts)"\)\.createSql: the table definition is not allowed/);
     assert.deepEqual((await attemptsOf(centre, id)).map((a) => [a.step, a.outcome]), [['decrypt', 'failed']], 'decrypt ran once, nothing after it');
     assert.ok(existsSync(join(centre.paths.quarantine(attack), fileName(attack))), 'the file is in quarantine');
     assert.equal(await schemaExists(centre, centre.paths.scratchSchema(id)), false, 'no scratch schema');

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
@@ -101,10 +100,15 @@ async function assertRetryableThenFinish(step: string, stopped: { code: number |
   assert.equal((await attempts(step, txn)).at(-1)!.outcome, 'succeeded');
 }
 
-test('decrypt, stopped while it writes the unpacked dump: retryable, and runs again to the end', async () => {
-  const staging = join(centre.paths.work(txnId), 'dump.unverified', 'data');
-  const stopped = await sigtermMidWork(['worker', 'decrypt', '--txn', String(txnId)], () => existsSync(staging), () => running('decrypt'));
-  assert.equal(existsSync(join(centre.paths.work(txnId), 'dump.unverified')), false, 'the half-unpacked dump is removed');
+/** Whether the worker of `step` has posted its 'started' event: it is past its claim, into the work. */
+async function startedEvent(step: string, txn = txnId): Promise<boolean> {
+  const [rows] = await centre.db.query<mysql.RowDataPacket[]>("SELECT 1 FROM events WHERE txn_id = ? AND phase = ? AND message = 'started'", [txn, step]);
+  return rows.length > 0;
+}
+
+test('decrypt, stopped while it reads the delivery: retryable, and runs again to the end', async () => {
+  const stopped = await sigtermMidWork(['worker', 'decrypt', '--txn', String(txnId)], () => startedEvent('decrypt'), () => running('decrypt'));
+  assert.equal(existsSync(centre.paths.work(txnId)), false, 'nothing written to a local disk');
   assert.notEqual((await txnRow(centre, txnId)).state, 'refused', 'a stop is not a refusal: the file stays in the inbox');
   await assertRetryableThenFinish('decrypt', stopped, ['worker', 'decrypt', '--txn', String(txnId)]);
 });

@@ -1,47 +1,59 @@
-// `worker load`: a fresh temporary schema for the transaction, every table loaded with LOAD DATA LOCAL
-// on two connections, each checked against the agent's manifest (rows, bytes, row checksum) before the
-// step counts as done. A re-run drops what a half-finished run left and starts clean.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// `worker load`: a fresh temporary schema for the transaction, the delivery streamed from the inbox (on any
+// central host: decrypt left nothing on a local disk) straight into LOAD DATA LOCAL on two connections, each
+// table checked against the agent's manifest (rows, bytes, row checksum) before the step counts as done.
+// Nothing loaded is trusted until the whole file was read with a good signature and the sha256 the agent
+// reported. A re-run drops what a half-finished run left and starts clean.
 import type mysql from 'mysql2';
-import { GanymedeError, failedError, messageOf, refusedError } from '../../errors.js';
+import { GanymedeError, messageOf, refusedError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
-import { manifestEntry } from '../../pipeline/dump-archive.js';
-import { parseDumpManifest } from '../../pipeline/dump-manifest.js';
-import { loadDump } from '../../pipeline/load-dump.js';
 import { createProgress } from '../../progress.js';
 import { TableMismatchError } from '../../pipeline/load-tables.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
-import { dumpDir, scratchSchema } from '../../worker/paths.js';
+import { openDeliverySource, quarantine } from '../../worker/delivery-source.js';
+import { scratchSchema } from '../../worker/paths.js';
 import { connectScratch, scratchQuery, scratchTarget } from '../../worker/scratch-db.js';
 
 const loadConnections = 2;
 
 export async function loadStep(context: StepContext): Promise<StepOutcome> {
-  const dir = dumpDir(context.loaded.config, context.txn);
-  const manifestText = await readFile(join(dir, manifestEntry), 'utf8').catch(() => {
-    throw failedError(`the decrypted dump of transaction ${context.txn.id} is missing from ${dir}`, 'run `ganymede txn retry` to decrypt it again');
-  });
-  const manifest = parseDumpManifest(manifestText);
+  const { loadDelivery } = await import('../../pipeline/load-delivery.js');
+  const { DeliveryRefusal } = await import('../../pipeline/delivery-reader.js');
+  const { OpenPgpRefusal } = await import('../../openpgp/open.js');
+  const { DumpManifestError } = await import('../../pipeline/dump-manifest.js');
+  const { file, source, sha256 } = await openDeliverySource(context);
   const schema = scratchSchema(context.loaded.config, context.txn);
-  const admin = await connectScratch(context.loaded);
+  const admin = await connectScratch(context.loaded).catch(async (error: unknown) => {
+    await file.close();
+    throw error;
+  });
   const connections: mysql.Connection[] = [];
   const abort = () => connections.forEach((connection) => connection.destroy());
   context.signal.addEventListener('abort', abort);
   try {
     await scratchQuery(admin, `DROP DATABASE IF EXISTS \`${schema}\``);
     await scratchQuery(admin, `CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-    for (let i = 0; i < Math.min(loadConnections, Math.max(1, manifest.tables.length)); i++) connections.push(await connectScratch(context.loaded, schema));
-    const bar = createProgress({ label: `loading ${schema}`, total: manifest.tables.length, unit: 'tables', terminalOnly: true });
+    for (let i = 0; i < loadConnections; i++) connections.push(await connectScratch(context.loaded, schema));
+    const bar = createProgress({ label: `loading ${schema}`, unit: 'tables', terminalOnly: true });
     let tablesStarted = 0;
-    const loaded = await loadDump(connections, dir, manifest, {
-      onTable: (table) => {
-        context.log.info(`loading ${table.name}: ${table.rows} rows, ${table.bytes} bytes`);
-        bar.update(tablesStarted++, `(${table.name})`);
-      },
-    });
+    let loaded;
+    try {
+      loaded = await loadDelivery(connections, source, {
+        onTable: (table) => {
+          context.log.info(`loading ${table.name}`);
+          bar.update(tablesStarted++, `(${table.name})`);
+        },
+      });
+    } catch (error) {
+      // Verified by decrypt, so a refusal now means the file in the inbox changed since: it is not loaded.
+      if (!context.signal.aborted && (error instanceof OpenPgpRefusal || error instanceof DeliveryRefusal || error instanceof DumpManifestError)) {
+        await quarantine(context, `it no longer reads as it did when decrypt verified it: ${messageOf(error)}`);
+      }
+      throw error;
+    }
     bar.finish();
+    const streamed = sha256();
+    if (streamed !== context.txn.file!.sha256) await quarantine(context, `its sha256 is now ${streamed ?? 'unknown'}, the agent reported ${context.txn.file!.sha256}`);
     await context.event({ phase: 'load', message: `${loaded.tables.length} tables into ${schema}, verified`, rows: loaded.rows, bytes: loaded.bytes });
     return { rows: loaded.rows, bytes: loaded.bytes };
   } catch (error) {
@@ -56,5 +68,6 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     context.signal.removeEventListener('abort', abort);
     for (const connection of connections) connection.destroy();
     admin.destroy();
+    await file.close();
   }
 }
