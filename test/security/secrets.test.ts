@@ -6,7 +6,7 @@
 // the private OpenPGP and SSH keys.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
@@ -162,6 +162,8 @@ test('the secrets test searches what a debug-level cycle wrote: worker, API and 
     assert.ok(secret.needles.every((needle) => content.includes(needle)), secret.label);
   }
   const planted = [join(dir, 'centre', 'log', 'planted.log.gz'), join(dir, 'centre', 'work', 'planted.txt')];
+  // The work dir is searched though no step writes there any more (decrypt and load stream): made for the plant.
+  mkdirSync(join(dir, 'centre', 'work'), { recursive: true, mode: 0o700 });
   writeFileSync(planted[0]!, gzipSync(`a line with ${all[0]!.needles[0]} in it\n`));
   writeFileSync(planted[1]!, `${all.find((secret) => secret.label.includes('OpenPGP key of centre'))!.needles.at(-1)}\n`);
   try {

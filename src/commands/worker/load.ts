@@ -14,7 +14,9 @@ import { openDeliverySource, quarantine } from '../../worker/delivery-source.js'
 import { scratchSchema } from '../../worker/paths.js';
 import { connectScratch, scratchQuery, scratchTarget } from '../../worker/scratch-db.js';
 
-const loadConnections = 2;
+// One pass on one connection (bench/README.md, "stream-load"): two connections or two passes at once measured
+// no faster on shared cores, at more client CPU and memory.
+const loadConnections = 1;
 
 export async function loadStep(context: StepContext): Promise<StepOutcome> {
   const { loadDelivery } = await import('../../pipeline/load-delivery.js');
@@ -40,7 +42,7 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     try {
       loaded = await loadDelivery(connections, source, {
         onTable: (table) => {
-          context.log.info(`loading ${table.name}`);
+          context.log.info(`loading ${table.name}: streamed from the delivery`);
           bar.update(tablesStarted++, `(${table.name})`);
         },
       });
