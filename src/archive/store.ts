@@ -6,8 +6,7 @@ import type { PrivateKey, PublicKey } from 'openpgp';
 import type { LoadedConfig } from '../config/load.js';
 import { requireSettings } from '../config/load.js';
 import { configError } from '../errors.js';
-import { hostKeyPin, openTransport } from '../transport/location.js';
-import { withRetry } from '../transport/retry.js';
+import { openConfiguredStore } from '../transport/location.js';
 import type { Transport } from '../transport/transport.js';
 import type { Logger } from '../log.js';
 
@@ -17,13 +16,11 @@ export function archiveUrl(loaded: LoadedConfig): string {
 
 export async function openArchiveStore(loaded: LoadedConfig, log: Logger): Promise<Transport> {
   const { archive } = loaded.config;
-  const transport = await openTransport(archiveUrl(loaded), {
-    privateKey: archive.key_file,
-    ...hostKeyPin(archive.host_key),
-    secret: loaded.secret('archive.secret'),
-    accessKeyId: archive.access_key_id,
-  });
-  return withRetry(transport, { onRetry: (line) => log.warn(line) });
+  return openConfiguredStore(
+    archiveUrl(loaded),
+    { keyFile: archive.key_file, hostKey: archive.host_key, secret: loaded.secret('archive.secret'), accessKeyId: archive.access_key_id },
+    (line) => log.warn(line),
+  );
 }
 
 export interface CentreKeys {

@@ -11,8 +11,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { failedError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { hostKeyPin, openTransport } from '../transport/location.js';
-import { withRetry } from '../transport/retry.js';
+import { openConfiguredStore } from '../transport/location.js';
 import { checkName, type Transport } from '../transport/transport.js';
 
 export interface FeedFile {
@@ -46,13 +45,11 @@ export function feedStoreUrl(config: Config): string {
 
 export async function openFeedStore(loaded: LoadedConfig, log: Logger): Promise<Transport> {
   const { feed } = loaded.config;
-  const transport = await openTransport(feedStoreUrl(loaded.config), {
-    privateKey: feed.store_key_file,
-    ...hostKeyPin(feed.store_host_key),
-    secret: loaded.secret('feed.store_secret'),
-    accessKeyId: feed.store_access_key_id,
-  });
-  return withRetry(transport, { onRetry: (line) => log.warn(line) });
+  return openConfiguredStore(
+    feedStoreUrl(loaded.config),
+    { keyFile: feed.store_key_file, hostKey: feed.store_host_key, secret: loaded.secret('feed.store_secret'), accessKeyId: feed.store_access_key_id },
+    (line) => log.warn(line),
+  );
 }
 
 export interface StoredFeed {

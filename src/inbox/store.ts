@@ -4,8 +4,7 @@
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { hostKeyPin, openTransport, parseLocation, type Location } from '../transport/location.js';
-import { withRetry } from '../transport/retry.js';
+import { openConfiguredStore, parseLocation, type Location } from '../transport/location.js';
 import type { Transport } from '../transport/transport.js';
 
 export { deliveryObjectName } from './delivery-name.js';
@@ -35,12 +34,9 @@ export function isObjectStoreInbox(loaded: LoadedConfig): boolean {
  */
 export async function openInboxStore(loaded: LoadedConfig, log?: Logger): Promise<Transport> {
   const { centre, mysql } = loaded.config;
-  const transport = await openTransport(inboxUrl(loaded), {
-    privateKey: centre.inbox_key_file,
-    ...hostKeyPin(centre.inbox_host_key),
-    secret: loaded.secret('centre.inbox_secret'),
-    accessKeyId: centre.inbox_access_key_id,
-    connectTimeoutMs: mysql.connect_timeout_ms,
-  });
-  return withRetry(transport, { onRetry: (line) => log?.warn(line) });
+  return openConfiguredStore(
+    inboxUrl(loaded),
+    { keyFile: centre.inbox_key_file, hostKey: centre.inbox_host_key, secret: loaded.secret('centre.inbox_secret'), accessKeyId: centre.inbox_access_key_id, connectTimeoutMs: mysql.connect_timeout_ms },
+    (line) => log?.warn(line),
+  );
 }

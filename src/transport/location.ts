@@ -1,5 +1,6 @@
 // The one place a location URL becomes a transport (restic's location registry): the config names the
 // inbox, Glassbeam and the archives as URLs, and nothing else knows which store is behind one.
+import { withRetry } from './retry.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { configError, messageOf } from '../errors.js';
@@ -152,4 +153,25 @@ function checkFingerprint(fingerprint: string, shown: string): string {
 /** A URL fit for a message: a password typed into it (which we refuse anyway) is not repeated. */
 export function hidePassword(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
+
+/** How a configured store logs in: the `*_key_file`, `*_host_key`, secret and access key id of its config keys. */
+export interface StoreAccess {
+  keyFile: string | undefined;
+  hostKey: string | undefined;
+  secret: string | undefined;
+  accessKeyId: string | undefined;
+  connectTimeoutMs?: number | undefined;
+}
+
+/** A store named in the config (archive, inbox, feed), opened with its access and transient failures retried. */
+export async function openConfiguredStore(url: string, access: StoreAccess, onRetry?: (line: string) => void): Promise<Transport> {
+  const transport = await openTransport(url, {
+    privateKey: access.keyFile,
+    ...hostKeyPin(access.hostKey),
+    secret: access.secret,
+    accessKeyId: access.accessKeyId,
+    ...(access.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: access.connectTimeoutMs }),
+  });
+  return withRetry(transport, onRetry ? { onRetry } : {});
 }
