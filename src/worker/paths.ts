@@ -6,21 +6,12 @@ import type { Config } from '../config/schema.js';
 import { centreDirs } from '../config/load.js';
 import type { Transaction } from '../state/transactions.js';
 
-/** The agent of GEO `geo` delivers into `<inbox_dir>/<geo>/` (its SFTP account's directory). */
-export function inboxFile(config: Config, txn: Transaction): string {
-  return join(centreDirs(config).inbox, txn.geo, txn.file!.name);
-}
-
 export function quarantineFile(config: Config, txn: Transaction): string {
   return join(centreDirs(config).quarantine, txn.geo, txn.file!.name);
 }
 
 export function txnWorkDir(config: Config, txn: Pick<Transaction, 'id' | 'delivery'>): string {
   return join(centreDirs(config).work, `txn-${txn.id}-d${txn.delivery}`);
-}
-
-export function dumpDir(config: Config, txn: Pick<Transaction, 'id' | 'delivery'>): string {
-  return join(txnWorkDir(config, txn), 'dump');
 }
 
 /**

@@ -1,5 +1,6 @@
-// `worker clean`: drops the transaction's temporary schema and its work files. The encrypted file the
-// agent delivered stays in the inbox until it is archived.
+// `worker clean`: drops the transaction's temporary schema, and the work files that a version before the
+// streamed load unpacked on this host, if any (nothing writes them now). The encrypted file the agent
+// delivered stays in the inbox until it is archived.
 import { rm } from 'node:fs/promises';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
