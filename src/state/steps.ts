@@ -385,7 +385,7 @@ export interface ExpiredLease {
  * worker that finished just as its lease ran out from being called crashed: its finish needs only the
  * lease token, so it still commits within the grace.
  */
-export async function expireLeases(db: Db, graceMs: number, settings: FailureSettings): Promise<ExpiredLease[]> {
+export async function expireLeases(db: Db, graceMs: number, settings: FailureSettings & { leaseMs?: number }): Promise<ExpiredLease[]> {
   const [candidates] = await db.query<mysql.RowDataPacket[]>(
     "SELECT id FROM steps WHERE state = 'running' AND lease_expires_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND",
     [graceMs * 1000],
@@ -399,7 +399,15 @@ export async function expireLeases(db: Db, graceMs: number, settings: FailureSet
       );
       if (!rows[0]) return undefined;
       const step = toStep(rows[0]);
-      const reason = `worker ${step.name} on ${step.leaseHost ?? '?'}${step.leasePid ? ` pid ${step.leasePid}` : ''} stopped renewing its lease (killed, out of memory, or its host went down)`;
+      const silentSince = settings.leaseMs === undefined ? undefined : await hostSilentSince(connection, step.leaseHost, rows[0].lease_expires_at, settings.leaseMs);
+      const reason = silentSince
+        ? `worker ${step.name} on ${step.leaseHost}${step.leasePid ? ` pid ${step.leasePid}` : ''} stopped renewing its lease as its host went silent (no heartbeat since ${silentSince.toISOString()}): the attempt does not count`
+        : `worker ${step.name} on ${step.leaseHost ?? '?'}${step.leasePid ? ` pid ${step.leasePid}` : ''} stopped renewing its lease (killed, out of memory, or its host went down)`;
+      if (silentSince) {
+        // Lost with its host, not through any fault of the step: given back, so a host that dies cannot use up an hour's attempts.
+        await connection.query('UPDATE steps SET attempts = GREATEST(attempts - 1, 0) WHERE id = ?', [step.id]);
+        step.attempts = Math.max(step.attempts - 1, 0);
+      }
       await connection.query(
         `UPDATE step_attempts SET outcome = 'crashed', error = ?, finished_at = UTC_TIMESTAMP(3) WHERE step_id = ? AND lease_token = ?`,
         [reason, step.id, rows[0].lease_token],
@@ -409,6 +417,20 @@ export async function expireLeases(db: Db, graceMs: number, settings: FailureSet
     if (settled) expired.push(settled);
   }
   return expired;
+}
+
+/**
+ * When the host that held a lease went silent together with its worker: no heartbeat from it (neither a tick
+ * nor a later renewal) since one renewal interval after the lease's last renewal. A host that is alive ticks
+ * every minute, after its crashed worker's last renewal. Undefined when the host beat since, or is not known.
+ */
+async function hostSilentSince(connection: mysql.PoolConnection, host: string | null, leaseExpiresAt: Date, leaseMs: number): Promise<Date | undefined> {
+  if (host === null) return undefined;
+  const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT last_seen_at FROM hosts WHERE name = ?', [host]);
+  const lastSeen = rows[0]?.last_seen_at as Date | undefined;
+  if (!lastSeen) return undefined;
+  const lastRenewal = leaseExpiresAt.getTime() - leaseMs;
+  return lastSeen.getTime() <= lastRenewal + Math.max(500, Math.floor(leaseMs / 3)) ? lastSeen : undefined;
 }
 
 /** Operator: a failed transaction's failed step runs again from scratch (attempt count reset). */

@@ -96,7 +96,7 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
   if (!options.dryRun) await heartbeatOrWarn(options.db, { host: site.name!, version: ganymedeVersion(), by: 'tick' }, log)();
 
   // step 1: workers that stopped renewing their lease are failed attempts, retried later
-  const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, settings);
+  const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, { ...settings, leaseMs: centre.lease_ms });
   for (const { step, outcome, reason } of expired) log.warn(`${reason}: ${outcome === 'retry' ? 'will retry' : `step ${outcome}`}`, { txn: step.txnId ?? undefined, step: step.name });
 
   // cycles whose GEOs are all in the warehouse (or late, when partial feeds are allowed) get their feed step
