@@ -23,6 +23,11 @@ export interface ClusterBenchOptions {
   tickMs: number;
   /** centre.max_workers in every host's config. */
   maxWorkers: number;
+  /**
+   * centre.max_workers × the host count in every host's config: the claim counts the running steps of all
+   * hosts against the claiming host's limit, so this is what gives N hosts N × maxWorkers workers at once.
+   */
+  scaleWorkers: boolean;
 }
 
 interface HostRun {
@@ -31,6 +36,7 @@ interface HostRun {
   wallMs: number;
   loadAverage: number;
   ticks: number[];
+  maxWorkers: number;
   /** Succeeded attempts per host, and the summed time of all attempts (the workers' busy time). */
   attemptsByHost: Map<string, number>;
   steps: number;
@@ -65,12 +71,16 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<voi
       },
       agentSettings: { 'agent.inbox': 'api' },
     });
-    const config = JSON.parse(readFileSync(centre.configPath, 'utf8')) as { site: { name: string; data_dir: string } };
-    hostConfigs.push(centre.configPath);
-    for (let host = 2; host <= Math.max(...options.hosts); host++) {
-      config.site = { name: `host-${host}`, data_dir: join(centre.dir, `host-${host}`) };
-      hostConfigs.push(writePrivateFile(join(centre.dir, `host-${host}.json`), `${JSON.stringify(config, null, 2)}\n`));
-    }
+    const config = JSON.parse(readFileSync(centre.configPath, 'utf8')) as { site: { name: string; data_dir: string }; centre: { max_workers: number } };
+    /** Every host's config file: the centre's, with its own site.name and data dir, and the run's max_workers. */
+    const writeHostConfigs = (maxWorkers: number) => {
+      hostConfigs.length = 0;
+      for (let host = 1; host <= Math.max(...options.hosts); host++) {
+        const path = host === 1 ? centre!.configPath : join(centre!.dir, `host-${host}.json`);
+        const site = host === 1 ? config.site : { name: `host-${host}`, data_dir: join(centre!.dir, `host-${host}`) };
+        hostConfigs.push(writePrivateFile(path, `${JSON.stringify({ ...config, site, centre: { ...config.centre, max_workers: maxWorkers } }, null, 2)}\n`));
+      }
+    };
     const source = await centre.addSource('cluster', sourceStatements(17));
     const geos = [];
     for (let g = 0; g < options.geos; g++) geos.push(await centre.addGeo(`geo${String(g + 1).padStart(2, '0')}`, source));
@@ -81,20 +91,22 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<voi
       const cycle = new Date(Date.UTC(2020, 0, 1, index)).toISOString().slice(0, 13);
       log(`${hosts} host(s): ${options.geos} GEOs deliver ${cycle}`);
       for (const geo of geos) await geo.deliver(cycle);
-      log(`${hosts} host(s): ticking every ${options.tickMs} ms until ${cycle} is sent`);
-      runs.push(await drainHour(centre, hostConfigs.slice(0, hosts), cycle, options.tickMs));
+      const maxWorkers = options.scaleWorkers ? options.maxWorkers * hosts : options.maxWorkers;
+      writeHostConfigs(maxWorkers);
+      log(`${hosts} host(s), centre.max_workers ${maxWorkers}: ticking every ${options.tickMs} ms until ${cycle} is sent`);
+      runs.push({ ...(await drainHour(centre, hostConfigs.slice(0, hosts), cycle, options.tickMs)), maxWorkers });
       await untilNoWorkers(centre, hostConfigs);
     }
 
     // step 3: the summary
     console.log(
       `cluster bench: ${options.geos} GEOs × 1 hour per run (3 tables, 180 rows each), inbox and feed store in Swift, ` +
-        `centre.max_workers ${options.maxWorkers} per host, each host ticking every ${options.tickMs} ms; load average ${load.toFixed(2)} at the start`,
+        `centre.max_workers ${options.scaleWorkers ? `${options.maxWorkers} × the host count` : options.maxWorkers} in every host's config, each host ticking every ${options.tickMs} ms; load average ${load.toFixed(2)} at the start`,
     );
     for (const run of runs) {
       const byHost = [...run.attemptsByHost].map(([host, n]) => `${host} ${n}`).join(', ');
       console.log(
-        `  ${run.hosts} host${run.hosts === 1 ? ' ' : 's'}: ${s(run.wallMs)} s from the first tick to ${run.cycle} sent; ${run.steps} steps (by host: ${byHost}), ` +
+        `  ${run.hosts} host${run.hosts === 1 ? ' ' : 's'}: ${s(run.wallMs)} s from the first tick to ${run.cycle} sent${options.scaleWorkers ? ` (max_workers ${run.maxWorkers})` : ''}; ${run.steps} steps (by host: ${byHost}), ` +
           `${run.failedAttempts} failed attempts; workers busy ${s(run.workerMs)} s (${(run.workerMs / run.wallMs).toFixed(2)} at a time on average); ` +
           `${run.ticks.reduce((sum, n) => sum + n, 0)} ticks; load average ${run.loadAverage.toFixed(2)} as it started`,
       );
@@ -114,7 +126,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<voi
 }
 
 /** Every host ticks in a loop of its own until the hour is sent; the wall time runs from the first tick. */
-async function drainHour(centre: Centre, configs: string[], cycle: string, tickMs: number): Promise<HostRun> {
+async function drainHour(centre: Centre, configs: string[], cycle: string, tickMs: number): Promise<Omit<HostRun, 'maxWorkers'>> {
   const load = await loadAverage();
   const cycleStart = `${cycle.replace('T', ' ')}:00:00`;
   let stop = false;

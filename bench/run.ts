@@ -38,6 +38,7 @@ const usage = `usage: npm run bench -- <name> [options]
           --hosts N    time 1 … N hosts (default 3)
           --tick-ms N  each host starts a jupiter tick this often (default 500)
           --max-workers N  centre.max_workers in every host's config (default 1)
+          --scale-workers  centre.max_workers × the host count instead (the limit counts every host's running steps)
           --no-build   use the CLI already in dist/ (it must be current: the ticks and workers run it)
   bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB]`;
 
@@ -163,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
     case 'cluster': {
       const { values } = parseArgs({
         args: rest,
-        options: { geos: { type: 'string' }, hosts: { type: 'string' }, 'tick-ms': { type: 'string' }, 'max-workers': { type: 'string' }, 'no-build': { type: 'boolean' } },
+        options: { geos: { type: 'string' }, hosts: { type: 'string' }, 'tick-ms': { type: 'string' }, 'max-workers': { type: 'string' }, 'scale-workers': { type: 'boolean' }, 'no-build': { type: 'boolean' } },
         strict: true,
         allowPositionals: false,
       });
@@ -173,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
         hosts: Array.from({ length: hosts }, (_, i) => i + 1),
         tickMs: wholeNumber('tick-ms', values['tick-ms'], 500),
         maxWorkers: wholeNumber('max-workers', values['max-workers'], 1),
+        scaleWorkers: values['scale-workers'] === true,
       };
       if (!values['no-build']) await build();
       const { runClusterBench } = await import('./cluster.js');
