@@ -33,6 +33,13 @@ const usage = `usage: npm run bench -- <name> [options]
           --geos N --hours N   the history (default 50 × 24)
           --drains N   hours taken through a drain for the hand-off, by 3 GEOs each (default 2)
           --no-build   use the CLI already in dist/ (it must be current: the drain's workers run it)
+  cluster one hour of small GEOs drained by 1, 2 and 3 central hosts ticking in loops; wall times and the ratio to 1 host
+          --geos N     GEOs delivering each hour (default 12)
+          --hosts N    time 1 … N hosts (default 3)
+          --tick-ms N  each host starts a jupiter tick this often (default 500)
+          --max-workers N  centre.max_workers in every host's config (default 1)
+          --scale-workers  centre.max_workers × the host count instead (the limit counts every host's running steps)
+          --no-build   use the CLI already in dist/ (it must be current: the ticks and workers run it)
   bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB]`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -152,6 +159,26 @@ async function main(argv: string[]): Promise<number> {
       if (!values['no-build']) await build();
       const { runTickBench } = await import('./tick.js');
       await runTickBench(options);
+      return 0;
+    }
+    case 'cluster': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { geos: { type: 'string' }, hosts: { type: 'string' }, 'tick-ms': { type: 'string' }, 'max-workers': { type: 'string' }, 'scale-workers': { type: 'boolean' }, 'no-build': { type: 'boolean' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const hosts = wholeNumber('hosts', values.hosts, 3);
+      const options = {
+        geos: wholeNumber('geos', values.geos, 12),
+        hosts: Array.from({ length: hosts }, (_, i) => i + 1),
+        tickMs: wholeNumber('tick-ms', values['tick-ms'], 500),
+        maxWorkers: wholeNumber('max-workers', values['max-workers'], 1),
+        scaleWorkers: values['scale-workers'] === true,
+      };
+      if (!values['no-build']) await build();
+      const { runClusterBench } = await import('./cluster.js');
+      await runClusterBench(options);
       return 0;
     }
     default:
