@@ -7,7 +7,7 @@
 // Without namespaces (not root) the hosts run on loopback as separate site dirs and only the cut is skipped.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type mysql from 'mysql2/promise';
@@ -98,14 +98,17 @@ async function hourSent(cycle: string): Promise<boolean> {
   return Number(row!.sent) === 1 && Number(row!.open) === 0;
 }
 
-/** A step attempt running on `host` right now. */
-async function runningOn(host: string): Promise<{ id: number; stepId: number; pid: number; txnId: number | null; step: string } | undefined> {
+/** A step attempt running on `host` right now; with `started`, only once its worker logged that it began the work. */
+async function runningOn(host: string, started = false): Promise<{ id: number; stepId: number; pid: number; txnId: number | null; step: string } | undefined> {
   const [row] = await rows(
-    `SELECT a.id, a.step_id, a.pid, s.txn_id, s.name FROM step_attempts a JOIN steps s ON s.id = a.step_id
+    `SELECT a.id, a.step_id, a.attempt, a.pid, a.log_path, s.txn_id, s.name FROM step_attempts a JOIN steps s ON s.id = a.step_id
       WHERE a.host = ? AND a.outcome = 'running' AND a.pid IS NOT NULL ORDER BY a.id DESC LIMIT 1`,
     [host],
   );
-  return row && { id: Number(row.id), stepId: Number(row.step_id), pid: Number(row.pid), txnId: row.txn_id === null ? null : Number(row.txn_id), step: String(row.name) };
+  if (!row) return undefined;
+  // A worker only just launched has not reached MySQL yet: cut then, it merely fails to start.
+  if (started && !(row.log_path && existsSync(row.log_path) && readFileSync(row.log_path, 'utf8').includes(`worker ${row.name}: started (attempt ${row.attempt})`))) return undefined;
+  return { id: Number(row.id), stepId: Number(row.step_id), pid: Number(row.pid), txnId: row.txn_id === null ? null : Number(row.txn_id), step: String(row.name) };
 }
 
 const outcomeOf = async (attemptId: number) => String((await rows('SELECT outcome FROM step_attempts WHERE id = ?', [attemptId]))[0]!.outcome);
@@ -138,15 +141,14 @@ test('a host cut off from MySQL mid-step: its worker stops itself, the step is t
   let cut: Awaited<ReturnType<typeof runningOn>>;
   for (let tries = 0; !cut; tries++) {
     assert.ok(tries < 10, `no step of ${cutOff.name} could be cut mid-way in 10 tries`);
-    const running = await waitFor(`a step running on ${cutOff.name}`, () => runningOn(cutOff.name), hourTimeoutMs, 20);
+    const running = await waitFor(`a step under way on ${cutOff.name}`, () => runningOn(cutOff.name, true), hourTimeoutMs, 20);
     disturbed.add(cutOff.name);
     cutOff.namespace!.cut();
     if ((await outcomeOf(running.id)) === 'running' && processAlive(running.pid)) cut = running;
     else (cutOff.namespace!.restore(), disturbed.delete(cutOff.name));
   }
   await waitFor(`${cutOff.name}'s ${cut.step} worker (pid ${cut.pid}) to stop by itself`, () => !processAlive(cut.pid), takeOverTimeoutMs, 100);
-  const logs = readdirSync(join(cutOff.dataDir, 'log'), { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.log'));
-  const said = logs.map((name) => readFileSync(join(cutOff.dataDir, 'log', name), 'utf8')).join('');
+  const said = readFileSync(String((await rows('SELECT log_path FROM step_attempts WHERE id = ?', [cut.id]))[0]!.log_path), 'utf8');
   assert.match(said, new RegExp(`${cut.step} of [^\\n]*: stopped, as its lease could not be renewed for \\d+ ms \\(the Ganymede MySQL is unreachable from ${cutOff.name}\\)`));
   await waitFor(`the cut ${cut.step} to be taken over`, async () => (await outcomeOf(cut.id)) === 'crashed', takeOverTimeoutMs, 200);
   const step = await waitFor(`the cut ${cut.step} to be done`, async () => {
