@@ -36,7 +36,8 @@ let hosts: ClusterHost[] = [];
 const delivered = new Set<string>();
 /** Ticks that failed on a host nobody had disturbed at the time. */
 const badTicks: string[] = [];
-const disturbed = new Set<string>();
+/** Until when each disturbed host's ticks may fail (Infinity while it is down or cut off). */
+const disturbedUntil = new Map<string, number>();
 
 before(async () => {
   server = await startSwift();
@@ -80,8 +81,8 @@ async function deliver(cycle: string): Promise<void> {
   delivered.add(cycle);
 }
 
-function onTick(host: string, tick: CliRun): void {
-  if (!disturbed.has(host) && tick.code !== 0 && tick.code !== 10) badTicks.push(`${host}: ${shown(tick)}`);
+function onTick(host: string, tick: CliRun, startedAtMs: number): void {
+  if (startedAtMs >= (disturbedUntil.get(host) ?? 0) && tick.code !== 0 && tick.code !== 10) badTicks.push(`${host}: ${shown(tick)}`);
 }
 
 async function rows(sql: string, params: unknown[] = []): Promise<mysql.RowDataPacket[]> {
@@ -118,7 +119,7 @@ test('kill -9 of every process of one host mid-hour: the hour completes on the o
   for (const host of hosts) host.startTicking(onTick);
   const [, , victim] = hosts as [ClusterHost, ClusterHost, ClusterHost];
   const caught = await waitFor(`a step running on ${victim.name}`, () => runningOn(victim.name), hourTimeoutMs, 50);
-  disturbed.add(victim.name);
+  disturbedUntil.set(victim.name, Infinity);
   const stopped = victim.stopTicking(true);
   const pids = victim.pids();
   assert.ok(pids.includes(caught.pid), `${victim.name}'s worker ${caught.pid} is among its processes ${pids.join(' ')}`);
@@ -142,10 +143,10 @@ test('a host cut off from MySQL mid-step: its worker stops itself, the step is t
   for (let tries = 0; !cut; tries++) {
     assert.ok(tries < 10, `no step of ${cutOff.name} could be cut mid-way in 10 tries`);
     const running = await waitFor(`a step under way on ${cutOff.name}`, () => runningOn(cutOff.name, true), hourTimeoutMs, 20);
-    disturbed.add(cutOff.name);
+    disturbedUntil.set(cutOff.name, Infinity);
     cutOff.namespace!.cut();
     if ((await outcomeOf(running.id)) === 'running' && processAlive(running.pid)) cut = running;
-    else (cutOff.namespace!.restore(), disturbed.delete(cutOff.name));
+    else (cutOff.namespace!.restore(), disturbedUntil.set(cutOff.name, Date.now()));
   }
   await waitFor(`${cutOff.name}'s ${cut.step} worker (pid ${cut.pid}) to stop by itself`, () => !processAlive(cut.pid), takeOverTimeoutMs, 100);
   const said = readFileSync(String((await rows('SELECT log_path FROM step_attempts WHERE id = ?', [cut.id]))[0]!.log_path), 'utf8');
@@ -159,7 +160,7 @@ test('a host cut off from MySQL mid-step: its worker stops itself, the step is t
   const attempts = await rows('SELECT host, outcome FROM step_attempts WHERE step_id = ? ORDER BY attempt', [cut.stepId]);
   assert.deepEqual(attempts.filter((row) => row.outcome === 'succeeded').map((row) => row.host), [survivor.name], `the ${cut.step} was done once, by ${survivor.name}`);
   cutOff.namespace!.restore();
-  disturbed.delete(cutOff.name);
+  disturbedUntil.set(cutOff.name, Date.now());
 });
 
 test('every hour completes: the warehouse holds the sources, no step succeeded twice, every sent file is as its manifest says', async () => {

@@ -21,7 +21,7 @@ export interface ClusterHost {
   /** Every process of this host: the namespace's, or those running with its config on loopback. */
   pids(): number[];
   /** Starts ticking in a loop (a pause between ticks, as cron's minute); each tick's result goes to onTick. */
-  startTicking(onTick: (host: string, tick: CliRun) => void): void;
+  startTicking(onTick: (host: string, tick: CliRun, startedAtMs: number) => void): void;
   /** Ends the loop after the tick under way (or at once, with the tick killed, when `kill`). */
   stopTicking(kill?: boolean): Promise<void>;
 }
@@ -67,7 +67,8 @@ export async function makeHost(centre: Centre, name: string, namespace: NetnsHos
       ticking = true;
       loop = (async () => {
         while (ticking) {
-          onTick(name, await run(['jupiter', 'tick'], tickTimeoutMs));
+          const startedAtMs = Date.now();
+          onTick(name, await run(['jupiter', 'tick'], tickTimeoutMs), startedAtMs);
           if (ticking) await sleep(tickPauseMs);
         }
       })();
