@@ -67,8 +67,9 @@ export function createNetns(count: number): NetnsRig {
   const made: Array<{ ns?: string; link?: string }> = [];
   const relays: Relay[] = [];
   const remove = () => {
+    process.off('exit', remove);
     for (const relay of relays) relay.close();
-    for (const { ns, link } of made.reverse()) {
+    for (const { ns, link } of made.splice(0).reverse()) {
       if (ns) {
         for (const pid of listPids(ns)) {
           try {
@@ -83,6 +84,8 @@ export function createNetns(count: number): NetnsRig {
       if (ns) spawnSync('ip', ['netns', 'del', ns]);
     }
   };
+  // A test process that exits without after() (--test-force-exit, an uncaught error) must not leave namespaces.
+  process.once('exit', remove);
   try {
     const hosts = Array.from({ length: count }, (_, index) => {
       const name = `gmd${process.pid}h${index}`;
