@@ -71,7 +71,7 @@ before(async () => {
 after(async () => {
   await Promise.all(hosts.map((host) => host.stopTicking(true)));
   rig?.remove();
-  if (!rig) for (const host of hosts) for (const pid of host.pids()) process.kill(pid, 'SIGKILL');
+  if (!rig) for (const host of hosts) for (const pid of host.pids()) killNow(pid);
   await centre?.dispose();
   await server?.stop();
 });
@@ -113,17 +113,32 @@ async function runningOn(host: string, started = false): Promise<{ id: number; s
 }
 
 const outcomeOf = async (attemptId: number) => String((await rows('SELECT outcome FROM step_attempts WHERE id = ?', [attemptId]))[0]!.outcome);
-const processAlive = (pid: number) => existsSync(`/proc/${pid}`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+function processAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL, for a process that may have exited since it was listed. */
+function killNow(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 test('kill -9 of every process of one host mid-hour: the hour completes on the other two', async () => {
   for (const host of hosts) host.startTicking(onTick);
   const [, , victim] = hosts as [ClusterHost, ClusterHost, ClusterHost];
-  const caught = await waitFor(`a step running on ${victim.name}`, () => runningOn(victim.name), hourTimeoutMs, 50);
+  const caught = await waitFor(`a step under way on ${victim.name}`, () => runningOn(victim.name, true), hourTimeoutMs, 50);
   disturbedUntil.set(victim.name, Infinity);
   const stopped = victim.stopTicking(true);
   const pids = victim.pids();
   assert.ok(pids.includes(caught.pid), `${victim.name}'s worker ${caught.pid} is among its processes ${pids.join(' ')}`);
-  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) killNow(pid);
   await stopped;
   await waitFor(`every process of ${victim.name} to be gone`, () => victim.pids().length === 0, 10_000);
   const lastId = Number((await rows('SELECT COALESCE(MAX(id), 0) AS lastId FROM step_attempts'))[0]!.lastId);
