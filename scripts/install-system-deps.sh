@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Ganymede's test rig and demo need, when missing: MariaDB (the Ganymede and
 # Cloud Control databases), OpenSSH's sshd (SFTP inboxes), GnuPG (interoperability checks), and the
-# MongoDB-wire stand-in's python3-mockupdb + python3-mongomock; then OpenStack Swift (install-swift.sh) for
+# MongoDB-wire stand-in's python3-mockupdb + python3-mongomock, iproute2's `ip` (the cluster test's network
+# namespaces; slim container images lack it); then OpenStack Swift (install-swift.sh) for
 # the archive store tests. Run as root; does nothing when all are there.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
+# iproute2 puts `ip` in /bin (linked from /sbin), outside a non-root PATH on some systems: test the files.
+[ -x /bin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 /usr/bin/python3 -c 'import mockupdb, mongomock' >/dev/null 2>&1 || need+=(python3-mockupdb python3-mongomock)
 
 if [ "${#need[@]}" -eq 0 ]; then
