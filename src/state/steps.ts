@@ -169,9 +169,13 @@ export async function claimDueSteps(db: Db, database: string, limits: ClaimLimit
     const [lock] = await connection.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [claimLockName(database), claimLockWaitSeconds]);
     if (Number(lock[0]?.got) !== 1) return [];
     try {
-      const [running] = await connection.query<mysql.RowDataPacket[]>("SELECT name, COUNT(*) AS n FROM steps WHERE state = 'running' GROUP BY name");
+      // max_workers is this host's (its cores); a step's cap is the centre's, as it protects the servers all hosts share.
+      const [running] = await connection.query<mysql.RowDataPacket[]>(
+        "SELECT name, COUNT(*) AS n, SUM(lease_host = ?) AS here FROM steps WHERE state = 'running' GROUP BY name",
+        [limits.host],
+      );
       const runningByStep = new Map(running.map((row) => [row.name as StepName, Number(row.n)]));
-      let free = limits.maxWorkers - [...runningByStep.values()].reduce((sum, n) => sum + n, 0);
+      let free = limits.maxWorkers - running.reduce((sum, row) => sum + Number(row.here ?? 0), 0);
       if (free <= 0) return [];
       const [due] = await connection.query<mysql.RowDataPacket[]>(
         "SELECT * FROM steps WHERE state = 'pending' AND next_run_at <= UTC_TIMESTAMP(3) ORDER BY cycle_start, id LIMIT ?",

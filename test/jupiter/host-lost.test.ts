@@ -1,6 +1,7 @@
-// A step whose worker went silent together with its whole host (no heartbeat since the lease's last renewal)
-// is retried on another host without using up one of its attempts; a worker that crashed on a host that
-// goes on ticking uses its attempt as before.
+// Two central hosts on one Ganymede database. A step whose worker went silent together with its whole host (no
+// heartbeat since the lease's last renewal) is retried on another host without using up one of its attempts;
+// a worker that crashed on a host that goes on ticking uses its attempt as before. centre.max_workers is each
+// host's own; a step's cap (max_workers_per_step) is the centre's.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
@@ -71,4 +72,24 @@ test('a worker that crashed on a host still ticking uses its attempt: with one a
   const step = await stepOf(db, claim.stepId);
   assert.match(step.error, /stopped renewing its lease \(killed, out of memory, or its host went down\)/);
   assert.equal(step.state, 'failed');
+});
+
+test("max_workers is each host's: with 1 each, two hosts run two workers; a step's cap still counts every host", async () => {
+  const { db, hostA, hostB } = await twoHosts();
+  await deliveredTransactions(db, 3, 1);
+  const one = (loaded: LoadedConfig, perStep: Record<string, number> = {}) => ({
+    ...loaded,
+    config: { ...loaded.config, centre: { ...loaded.config.centre, max_workers: 1, max_workers_per_step: perStep } },
+  });
+  const onA = launcher();
+  await tick({ loaded: one(hostA), db, launch: onA.launch });
+  const again = launcher();
+  await tick({ loaded: one(hostA), db, launch: again.launch });
+  assert.deepEqual([onA.claims.length, again.claims.length], [1, 0], 'host A runs one at a time');
+  const capped = launcher();
+  await tick({ loaded: one(hostB, { decrypt: 1 }), db, launch: capped.launch });
+  assert.equal(capped.claims.length, 0, "host A's decrypt counts against the centre's cap of one decrypt");
+  const onB = launcher();
+  await tick({ loaded: one(hostB), db, launch: onB.launch });
+  assert.equal(onB.claims.length, 1, 'host B runs its own one beside it (it claimed none before: the limit was the centre\'s)');
 });
