@@ -11,7 +11,7 @@ import { startCentre, isWorkerProcess, type Centre } from '../test/support/centr
 import { runCli } from '../test/support/cli.js';
 import { writePrivateFile } from '../test/support/ganymede.js';
 import { startSwift, type SwiftServer } from '../test/support/swift.js';
-import { swiftInboxUrl } from '../test/agent/inbox-store-support.js';
+import { swiftCentreSettings } from '../test/agent/inbox-store-support.js';
 import { sourceStatements } from '../test/pipeline-e2e/support.js';
 import { loadAverage } from './support/shell.js';
 
@@ -55,19 +55,12 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<voi
   let centre: Centre | undefined;
   const hostConfigs: string[] = [];
   try {
-    const tmp = process.env.TMPDIR ?? '/tmp';
-    const key = writePrivateFile(join(tmp, `gmd-bench-cluster-key-${process.pid}`), server.key);
-    const tempUrl = writePrivateFile(join(tmp, `gmd-bench-cluster-tempurl-${process.pid}`), server.tempUrlKey);
     centre = await startCentre({
       glassbeam: true,
       settings: {
         'site.name': 'host-1',
         'centre.max_workers': options.maxWorkers,
-        'centre.inbox': swiftInboxUrl(server, 'inbox'),
-        'centre.inbox_secret_file': key,
-        'centre.inbox_temp_url_key_file': tempUrl,
-        'feed.store': swiftInboxUrl(server, 'feed'),
-        'feed.store_secret_file': key,
+        ...swiftCentreSettings(server, 'bench-cluster'),
       },
       agentSettings: { 'agent.inbox': 'api' },
     });

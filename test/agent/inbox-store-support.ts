@@ -7,6 +7,7 @@ import { ApiClient } from '../../src/api/client.js';
 import { configureLogging } from '../../src/log.js';
 import { openInboxStore } from '../../src/inbox/store.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
+import { writePrivateFile } from '../support/ganymede.js';
 import type { SwiftServer } from '../support/swift.js';
 export { setTempUrlKey } from '../support/swift.js';
 
@@ -69,4 +70,22 @@ export async function swiftObjects(server: SwiftServer, container: string): Prom
   const response = await fetch(`${server.storageUrl}/${container}?format=json`, { headers: { 'X-Auth-Token': auth.headers.get('x-auth-token')! } });
   if (response.status === 404) return [];
   return ((await response.json()) as Array<{ name: string }>).map((object) => object.name);
+}
+
+/**
+ * The settings of a central host whose inbox (`container` inbox) and feed store (`container` feed) are the rig's
+ * Swift, with the key and the Temp-URL-Key in 0600 files named by `label`; agents of such a centre upload with
+ * `agent.inbox: "api"`.
+ */
+export function swiftCentreSettings(server: SwiftServer, label: string): Record<string, unknown> {
+  const dir = process.env.TMPDIR ?? '/tmp';
+  const key = writePrivateFile(join(dir, `gmdt-${label}-key-${process.pid}`), server.key);
+  const tempUrl = writePrivateFile(join(dir, `gmdt-${label}-tempurl-${process.pid}`), server.tempUrlKey);
+  return {
+    'centre.inbox': swiftInboxUrl(server, 'inbox'),
+    'centre.inbox_secret_file': key,
+    'centre.inbox_temp_url_key_file': tempUrl,
+    'feed.store': swiftInboxUrl(server, 'feed'),
+    'feed.store_secret_file': key,
+  };
 }

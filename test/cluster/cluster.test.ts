@@ -8,16 +8,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { startCentre, type Centre } from '../support/centre-fixture.js';
 import type { CliRun } from '../support/cli.js';
-import { writePrivateFile } from '../support/ganymede.js';
 import { createNetns, namespacesUnavailable, type NetnsRig } from '../support/netns.js';
 import { startSwift, type SwiftServer } from '../support/swift.js';
 import { waitFor } from '../support/wait.js';
-import { swiftInboxUrl } from '../agent/inbox-store-support.js';
+import { swiftCentreSettings } from '../agent/inbox-store-support.js';
 import { shown } from '../cycle/support.js';
 import { assertWarehouseHoldsSource, bigTableStatements, sourceStatements } from '../pipeline-e2e/support.js';
 import { makeHost, type ClusterHost } from './hosts.js';
@@ -41,17 +39,11 @@ const disturbedUntil = new Map<string, number>();
 
 before(async () => {
   server = await startSwift();
-  const key = writePrivateFile(join(process.env.TMPDIR ?? '/tmp', `gmdt-cluster-key-${process.pid}`), server.key);
-  const tempUrl = writePrivateFile(join(process.env.TMPDIR ?? '/tmp', `gmdt-cluster-tempurl-${process.pid}`), server.tempUrlKey);
   centre = await startCentre({
     glassbeam: true,
     settings: {
       'site.name': 'centre-api',
-      'centre.inbox': swiftInboxUrl(server, 'inbox'),
-      'centre.inbox_secret_file': key,
-      'centre.inbox_temp_url_key_file': tempUrl,
-      'feed.store': swiftInboxUrl(server, 'feed'),
-      'feed.store_secret_file': key,
+      ...swiftCentreSettings(server, 'cluster'),
       'centre.lease_ms': 3000,
       'centre.lease_grace_ms': 1000,
       'centre.retry_base_ms': 1000,

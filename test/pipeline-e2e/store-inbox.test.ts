@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { startCentre, type Centre } from '../support/centre-fixture.js';
-import { writePrivateFile } from '../support/ganymede.js';
 import { startSwift, type SwiftServer } from '../support/swift.js';
-import { swiftInboxUrl, swiftObjects } from '../agent/inbox-store-support.js';
+import { swiftCentreSettings, swiftObjects } from '../agent/inbox-store-support.js';
 import { openInboxStore } from '../../src/inbox/store.js';
 import { assertWarehouseHoldsSource, attemptsOf, sourceStatements, txnRow } from './support.js';
 import { shown } from '../cycle/support.js';
@@ -23,10 +22,9 @@ const fileNames = new Map<string, string>();
 
 before(async () => {
   server = await startSwift();
-  const secrets = { key: writePrivateFile(`${process.env.TMPDIR ?? '/tmp'}/gmdt-inbox-key-${process.pid}`, server.key), tempUrl: writePrivateFile(`${process.env.TMPDIR ?? '/tmp'}/gmdt-inbox-tempurl-${process.pid}`, server.tempUrlKey) };
   centre = await startCentre({
     glassbeam: true,
-    settings: { 'centre.inbox': swiftInboxUrl(server, 'inbox'), 'centre.inbox_secret_file': secrets.key, 'centre.inbox_temp_url_key_file': secrets.tempUrl },
+    settings: swiftCentreSettings(server, 'storeinbox'),
     agentSettings: { 'agent.inbox': 'api' },
   });
   const source = await centre.addSource('storeinbox', sourceStatements(11));

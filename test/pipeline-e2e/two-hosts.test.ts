@@ -3,7 +3,7 @@
 // quiet; host B, which has nothing of A's disk, takes every later step: whichever host claims a step runs it
 // with what the store and MySQL hold, so the hour finishes with no failed attempt.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
@@ -12,7 +12,7 @@ import { startCentre, type Centre } from '../support/centre-fixture.js';
 import { runCli } from '../support/cli.js';
 import { writePrivateFile } from '../support/ganymede.js';
 import { startSwift, type SwiftServer } from '../support/swift.js';
-import { swiftInboxUrl } from '../agent/inbox-store-support.js';
+import { swiftCentreSettings } from '../agent/inbox-store-support.js';
 import { shown } from '../cycle/support.js';
 import { assertWarehouseHoldsSource, sourceStatements } from './support.js';
 
@@ -27,17 +27,11 @@ const txnIds: number[] = [];
 
 before(async () => {
   server = await startSwift();
-  const key = writePrivateFile(join(process.env.TMPDIR ?? '/tmp', `gmdt-2h-key-${process.pid}`), server.key);
-  const tempUrl = writePrivateFile(join(process.env.TMPDIR ?? '/tmp', `gmdt-2h-tempurl-${process.pid}`), server.tempUrlKey);
   centre = await startCentre({
     glassbeam: true,
     settings: {
       'site.name': 'centre-a',
-      'centre.inbox': swiftInboxUrl(server, 'inbox'),
-      'centre.inbox_secret_file': key,
-      'centre.inbox_temp_url_key_file': tempUrl,
-      'feed.store': swiftInboxUrl(server, 'feed'),
-      'feed.store_secret_file': key,
+      ...swiftCentreSettings(server, '2h'),
     },
     agentSettings: { 'agent.inbox': 'api' },
   });
