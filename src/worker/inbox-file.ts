@@ -4,10 +4,12 @@
 // descriptor (/proc/self/fd/N/name: Node has no openat), and a file is read only when, opened with
 // O_NOFOLLOW (a link is an error, not a detour) and O_NONBLOCK (a FIFO cannot block the open), fstat on
 // the descriptor says it is a regular file. Anything else is refused unread.
+import { createHash } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export class InboxRefusal extends Error {
   override name = 'InboxRefusal';
@@ -139,4 +141,11 @@ export async function openInboxFile(inboxRoot: string, geo: string, name: string
   } finally {
     await dir.close();
   }
+}
+
+/** The sha256 of the whole file, read from its first byte (stopped by `signal`). */
+export async function sha256Of(file: InboxFile, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(file.read(), hash, ...(signal ? [{ signal }] : []));
+  return hash.digest('hex');
 }

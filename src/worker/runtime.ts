@@ -83,8 +83,9 @@ export async function runWorkerStep(options: Common & { txnId: number }, work: (
     const log = createLogger(`worker ${options.step}`, { txn: txn.id, geo: txn.geo, cycle: txn.cycle });
     return holdAndRun(options, db, step, `${options.step} of transaction ${txn.id}`, log, { txnId: txn.id, geoId: txn.geoId, geoName: txn.geo }, async (base) => {
       const current = (await getTransaction(db, txn.id))!;
-      // A GEO disabled after its file was decrypted: the rest of its delivery is held too (decrypt checks for itself).
-      if (options.step === 'load' || options.step === 'etl') await refuseIfGeoDisabled(db, options.loaded, current, base.log);
+      // A GEO disabled after its file was loaded: the rest of its delivery is held too (decrypt and load check
+      // for themselves, as they open the delivery).
+      if (options.step === 'etl') await refuseIfGeoDisabled(db, options.loaded, current, base.log);
       return work({ ...base, txn: current });
     });
   });

@@ -8,7 +8,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatCycle } from '../../cycle.js';
@@ -19,7 +18,7 @@ import { stateDbTarget } from '../../state/db.js';
 import { agentDumpsToArchive, finishArchiveRecord, findArchiveRecord, schemaFingerprint, startArchiveRecord } from '../../state/archive.js';
 import { archiveUrl, openArchiveStore, readCentreKeys } from '../../archive/store.js';
 import { connectStreaming } from '../../state/stream-connection.js';
-import { InboxRefusal, type InboxFile } from '../../worker/inbox-file.js';
+import { InboxRefusal, sha256Of, type InboxFile } from '../../worker/inbox-file.js';
 import { openDeliveryFile } from '../../inbox/delivery.js';
 import { failedError } from '../../errors.js';
 import { settleOrStop } from '../../worker/runtime.js';
@@ -30,12 +29,6 @@ export interface ArchiveRunResult {
   ganymedeDump: { objectKey: string; size: number } | 'unchanged';
   agentDumps: Array<{ objectKey: string; size: number }>;
   skipped: Array<{ file: string; reason: string }>;
-}
-
-async function sha256Of(file: InboxFile, signal: AbortSignal | undefined): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(file.read(), hash, ...(signal ? [{ signal }] : []));
-  return hash.digest('hex');
 }
 
 /** A stream that SIGTERM destroys: the stores read their source to the end otherwise. */

@@ -2,21 +2,13 @@
 // centre's key, carry a valid signature of *this transaction's* GEO, and hold a dump in the agents' layout
 // within the unpack limits. It writes nothing: `load` streams the same file again from the inbox, on any
 // central host. Anything else is refused for good and the file moved to quarantine; MySQL is not touched.
-import { createHash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { requireSettings } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { listRetiredGeoKeys } from '../../state/geos.js';
 import type { StepOutcome } from '../../state/steps.js';
 import type { StepContext } from '../../worker/runtime.js';
-import type { InboxFile } from '../../worker/inbox-file.js';
+import { sha256Of } from '../../worker/inbox-file.js';
 import { openDeliverySource, quarantine } from '../../worker/delivery-source.js';
-
-async function sha256Of(file: InboxFile, signal: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(file.read(), hash, { signal });
-  return hash.digest('hex');
-}
 
 export async function decryptStep(context: StepContext): Promise<StepOutcome> {
   requireSettings(context.loaded, ['centre.private_key_file'], '`worker decrypt`');
