@@ -11,7 +11,7 @@ import { startMongo, type TestMongo } from '../test/support/mongo.js';
 import { mysqlOptions } from '../test/support/mysql.js';
 import { listEvents } from '../src/state/events.js';
 import { changeSource, sourceStatements, tableRows, type SourceChange } from './support/etl-source.js';
-import { startMongoWire, type MongoWire, type WireCount } from './support/mongo-wire.js';
+import { startMongoWire, type MongoWire, type ReadCount, type WireCount } from './support/mongo-wire.js';
 import { loadAverage } from './support/shell.js';
 
 const cycles = ['2020-01-01T00', '2020-01-01T01'] as const;
@@ -32,6 +32,7 @@ interface EtlRun {
   /** The worker's log line per collection: read, created, updated, unchanged, removed. */
   collections: string[];
   wire: WireCount[] | undefined;
+  reads: ReadCount[] | undefined;
 }
 
 const log = (line: string) => process.stderr.write(`bench etl: ${line}\n`);
@@ -80,10 +81,19 @@ export async function runEtlBench(options: EtlBenchOptions): Promise<void> {
       console.log(`  ${label.padEnd(11)} etl step ${(run.wallMs / 1000).toFixed(1)} s (the worker process); the warehouse says ${run.documentsWritten} documents in ${run.writeOps} write ops`);
       for (const line of run.collections) console.log(`    ${line}`);
       if (run.wire) console.log(`    wire: ${describeWire(run.wire)}`);
+      if (run.reads) console.log(`    reads: ${describeReads(run.reads)}`);
     }
     if (first.wire && second.wire) {
       const statements = (counts: WireCount[]) => counts.reduce((sum, entry) => sum + entry.statements, 0);
       console.log(`  wire ratio: ${percent(statements(second.wire) / statements(first.wire))} of the first load's write statements`);
+    }
+    if (first.reads && second.reads) {
+      const documents = (reads: ReadCount[]) => reads.reduce((sum, entry) => sum + entry.documents, 0);
+      const bytes = (reads: ReadCount[]) => reads.reduce((sum, entry) => sum + entry.bytes, 0);
+      console.log(
+        `  reads per cycle: first load ${documents(first.reads)} documents (${bytes(first.reads)} bytes), second hour ${documents(second.reads)} documents (${bytes(second.reads)} bytes); ` +
+          `the second hour reads ${percent(documents(second.reads) / Math.max(1, options.rows))} of the source's row count in documents (stored hashes per row, whole documents only for the changed ones)`,
+      );
     }
     await checkWarehouse(centre, geo, source);
     console.log(`  load average ${load.toFixed(2)} when the run started (it moves the times only, not the counts)`);
@@ -105,6 +115,7 @@ async function deliverAndEtl(centre: Centre, geo: CentreGeo, cycle: string, wire
   const etl = await worker(centre, 'etl', txn);
   const wallMs = performance.now() - started;
   const counts = wire?.counts();
+  const reads = wire?.reads();
   await worker(centre, 'clean', txn);
   const event = (await listEvents(centre.db, delivered.transactionId)).find((candidate) => candidate.phase === 'etl' && /documents written/.test(candidate.message ?? ''));
   const reported = /(\d+) documents written in (\d+) write operations/.exec(event?.message ?? '');
@@ -113,7 +124,14 @@ async function deliverAndEtl(centre: Centre, geo: CentreGeo, cycle: string, wire
     .split('\n')
     .map((line) => /worker etl: (\S+ \(table .*write ops)/.exec(line)?.[1])
     .filter((line): line is string => line !== undefined);
-  return { wallMs, documentsWritten: Number(reported[1]), writeOps: Number(reported[2]), collections, wire: counts };
+  return { wallMs, documentsWritten: Number(reported[1]), writeOps: Number(reported[2]), collections, wire: counts, reads };
+}
+
+function describeReads(reads: ReadCount[]): string {
+  return [...reads]
+    .sort((a, b) => (a.collection < b.collection ? -1 : 1))
+    .map((entry) => `${entry.collection} ${entry.documents} documents in ${entry.batches} batches (${entry.bytes} bytes)`)
+    .join(', ') || 'nothing';
 }
 
 async function worker(centre: Centre, step: string, txn: string): Promise<{ stderr: string }> {

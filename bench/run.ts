@@ -40,6 +40,9 @@ const usage = `usage: npm run bench -- <name> [options]
           --max-workers N  centre.max_workers in every host's config (default 1)
           --scale-workers  centre.max_workers × the host count instead (the limit counts every host's running steps)
           --no-build   use the CLI already in dist/ (it must be current: the ticks and workers run it)
+  console the web console's grid (GET /console) for a big centre: server time and bytes, and its live poll
+          --geos N --hours N   the history (default 200 × 48)
+          --repeat N   timed requests of each (default 9); medians are printed
   bench/openpgp.ts runs on its own: tsx bench/openpgp.ts [MB]`;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -179,6 +182,20 @@ async function main(argv: string[]): Promise<number> {
       if (!values['no-build']) await build();
       const { runClusterBench } = await import('./cluster.js');
       await runClusterBench(options);
+      return 0;
+    }
+    case 'console': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { geos: { type: 'string' }, hours: { type: 'string' }, repeat: { type: 'string' } },
+        strict: true,
+        allowPositionals: false,
+      });
+      const options = { geos: wholeNumber('geos', values.geos, 200), hours: wholeNumber('hours', values.hours, 48), repeat: wholeNumber('repeat', values.repeat, 9) };
+      if (options.hours > 24 * 7) throw new UsageError(`--hours ${options.hours}: the grid shows at most a week (168)`);
+      // The API runs in this process from src/ (tsx): nothing to build.
+      const { runConsoleBench } = await import('./console.js');
+      await runConsoleBench(options);
       return 0;
     }
     default:

@@ -15,7 +15,9 @@ import { mysqlOptions, mysqlPasswordForTests, mysqlUrlFor } from '../test/suppor
 import { openStateDb, type Db } from '../src/state/db.js';
 import { markCycleReady } from '../src/state/cycles.js';
 import { addGeo } from '../src/state/geos.js';
-import { claimStepByHand, findCycleStep, findTxnStep, finishStep, txnStepOrder, type StepName } from '../src/state/steps.js';
+import { claimStepByHand } from '../src/state/step-claims.js';
+import { finishStep } from '../src/state/step-outcomes.js';
+import { findCycleStep, findTxnStep, txnStepOrder, type StepName } from '../src/state/steps.js';
 import { closeTransaction, openTransaction } from '../src/state/transactions.js';
 import { sourceStatements } from './support/etl-source.js';
 import { loadAverage, median } from './support/shell.js';

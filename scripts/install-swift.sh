@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs Debian's OpenStack Swift 2.30 (proxy, object, container and account servers) and memcached for
 # the test rig's one-node Swift, which also answers the S3 API (s3api). Run as root; does nothing when all
-# are there. The rig starts the servers itself from configs in a temp dir: no service is enabled here, and
-# whatever the packages' postinst starts is stopped again, since the rig picks its own ports.
+# are there (--list-missing: print what is missing, install nothing). The rig starts the servers itself from
+# configs in a temp dir: no service is enabled here, and whatever the packages' postinst starts is stopped
+# again, since the rig picks its own ports.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,10 @@ done
 # The rig builds rings in one python3 process and checks user xattrs on the device dir.
 /usr/bin/python3 -c 'import swift.common.ring, xattr' >/dev/null 2>&1 || need+=(python3-swift)
 
+if [ "${1:-}" = "--list-missing" ]; then
+  echo "${need[*]}"
+  exit 0
+fi
 if [ "${#need[@]}" -eq 0 ]; then
   echo "install-swift: everything is installed"
   exit 0

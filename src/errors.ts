@@ -29,6 +29,8 @@ export const unreachableError = (message: string, hint?: string, cause?: unknown
   new GanymedeError(ExitCode.unreachable, message, { hint, cause });
 export const refusedError = (message: string, hint?: string) => new GanymedeError(ExitCode.refused, message, { hint });
 export const failedError = (message: string, hint?: string) => new GanymedeError(ExitCode.failed, message, { hint });
+/** A transaction, GEO, cycle or host the command names does not exist: not a usage error, the command was right. */
+export const notFoundError = (message: string, hint?: string) => new GanymedeError(ExitCode.notFound, message, { hint });
 export const nothingToDo = (message: string) => new GanymedeError(ExitCode.nothingToDo, message);
 export const alreadyRunning = (message: string) => new GanymedeError(ExitCode.alreadyRunning, message);
 

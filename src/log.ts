@@ -2,6 +2,7 @@
 // Every line passes through the secret filter: values registered by the config loader never leave the process,
 // nor does a password or secret-looking parameter in any URL; and control characters a GEO may have put in
 // a value are shown as escapes, never sent raw to a terminal.
+import { openSync, writeSync } from 'node:fs';
 import { printable, terminalSafeJson } from './render/printable.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -71,6 +72,24 @@ const settings: LoggerSettings = {
 
 export function configureLogging(options: Partial<LoggerSettings>): void {
   Object.assign(settings, options);
+}
+
+let logFile: string | undefined;
+
+/**
+ * Log lines go to the end of `path` instead of stderr (`--log-file`), so that under cron stderr carries only
+ * a failure's own lines, which cron mails, while the log keeps everything. Throws the open's error.
+ */
+export function logToFile(path: string): void {
+  const fd = openSync(path, 'a', 0o640);
+  logFile = path;
+  // Synchronous: a process that exits right after its last line (process.exit) must not lose it.
+  settings.write = (line) => void writeSync(fd, line);
+}
+
+/** The `--log-file` in use, if any. */
+export function loggingToFile(): string | undefined {
+  return logFile;
 }
 
 function formatValue(value: string | number | boolean | null): string {

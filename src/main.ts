@@ -4,9 +4,10 @@ import { isMainThread } from 'node:worker_threads';
 import { type Command, CommanderError } from 'commander';
 import { buildProgram } from './cli.js';
 import { GanymedeError, messageOf } from './errors.js';
-import { ExitCode } from './exit-codes.js';
-import { redact } from './log.js';
-import { printable } from './render/printable.js';
+import { ExitCode, exitCodeTable } from './exit-codes.js';
+import { jsonResultPrinted } from './output.js';
+import { createLogger, loggingToFile, redact } from './log.js';
+import { printable, terminalSafeJson } from './render/printable.js';
 
 /** Each line on its own: a message may quote a delivered name, whose newline or ESC must not pass for ours. */
 const printableLines = (lines: string[]) => lines.map((line) => printable(redact(line))).join('\n');
@@ -14,11 +15,33 @@ const printableLines = (lines: string[]) => lines.map((line) => printable(redact
 function printError(error: GanymedeError): void {
   const lines = [`ganymede: ${error.message}`, ...error.details.map((detail) => `  - ${detail}`)];
   if (error.hint) lines.push(`  hint: ${error.hint}`);
-  process.stderr.write(`${printableLines(lines)}\n`);
+  if (!loggingToFile()) {
+    process.stderr.write(`${printableLines(lines)}\n`);
+    return;
+  }
+  // The log file tells the whole story; stderr, which cron mails, has only a failure: "nothing to do" and
+  // "already running" are not one.
+  const notFailed = error.exitCode === ExitCode.nothingToDo || error.exitCode === ExitCode.alreadyRunning;
+  createLogger('ganymede')[notFailed ? 'info' : 'error'](lines.map((line) => line.trim()).join(' '));
+  if (!notFailed) process.stderr.write(`${printableLines(lines)}\n`);
+}
+
+/**
+ * With --json a script reads stdout: every GanymedeError gives it a result too — "nothing to do" (10) and
+ * "already running" (11) as much as a failure — while stderr keeps the line for people and cron.
+ */
+function printJsonError(error: GanymedeError): void {
+  const name = exitCodeTable.find((row) => row.code === error.exitCode)?.name ?? 'failed';
+  const body = { ok: false, exitCode: error.exitCode, outcome: name, message: redact(error.message), ...(error.hint ? { hint: redact(error.hint) } : {}), ...(error.details.length ? { details: error.details.map(redact) } : {}) };
+  process.stdout.write(`${terminalSafeJson(JSON.stringify(body, null, 2))}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  let jsonRequested = false;
+  program.hook('preAction', (_program, action) => {
+    jsonRequested = action.opts().json === true;
+  });
   for (const command of [program, ...allSubcommands(program)]) {
     command.exitOverride();
     command.configureOutput({ outputError: (text, write) => write(`ganymede: ${text.replace(/^error: /, '')}`) });
@@ -34,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.usage;
     }
     if (error instanceof GanymedeError) {
+      // A quiet error has printed its own result already (`check`).
+      if (jsonRequested && !error.quiet && !jsonResultPrinted()) printJsonError(error);
       if (!error.quiet) printError(error);
       return error.exitCode;
     }

@@ -4,7 +4,15 @@
 import { redact } from './log.js';
 import { printableLayout, printableValues, terminalSafeJson } from './render/printable.js';
 
+let printedJson = false;
+
+/** Whether a JSON result went to stdout already: a failure after it (drain, config check) adds no second document. */
+export function jsonResultPrinted(): boolean {
+  return printedJson;
+}
+
 export function printResult<T>(result: T, json: boolean | undefined, describe: (result: T) => string): void {
+  if (json) printedJson = true;
   const text = json
     ? terminalSafeJson(JSON.stringify(result, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2))
     : describe(printableValues(result));

@@ -29,7 +29,8 @@ export function createProgress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
   const tty = stream.isTTY === true && process.env.TERM !== 'dumb';
   const started = Date.now();
-  let last = 0;
+  // Off a terminal the first line waits a whole interval: work that ends sooner leaves no "0%" line in a log.
+  let last = tty ? 0 : started;
   let done = 0;
   let detail = '';
   const render = () => {
@@ -37,7 +38,9 @@ export function createProgress(options: ProgressOptions): Progress {
     const rate = seconds > 0 ? done / seconds : 0;
     const total = options.total && options.total > 0 ? Math.max(options.total, done) : undefined;
     const share = total ? done / total : undefined;
-    const bar = share === undefined ? '' : `[${'#'.repeat(Math.round(share * barWidth)).padEnd(barWidth, '.')}] ${String(Math.floor(share * 100)).padStart(3)}% `;
+    const percent = share === undefined ? '' : `${String(Math.floor(share * 100)).padStart(tty ? 3 : 0)}% `;
+    // The bar is drawn for eyes on a terminal; a log gets the plain figures.
+    const bar = share === undefined || !tty ? percent : `[${'#'.repeat(Math.round(share * barWidth)).padEnd(barWidth, '.')}] ${percent}`;
     const eta = total && rate > 0 ? ` ETA ${clock((total - done) / rate)}` : '';
     return `${options.label}: ${bar}${done} ${options.unit}, ${Math.round(rate)} ${options.unit}/s${eta}${detail ? ` ${detail}` : ''}`;
   };

@@ -1,7 +1,8 @@
 // A TCP relay in front of a MongoDB that counts the write commands clients send through it, read from
 // the wire itself (OP_MSG), so a benchmark can check what a program says it wrote against what it sent.
 // Every byte is passed on unchanged. Counts per command and collection: how many commands (round trips)
-// and how many statements they carried (documents of an insert, entries of an update or delete).
+// and how many statements they carried (documents of an insert, entries of an update or delete). Reads are
+// counted from the server's replies: the documents and bytes of every cursor batch (find, getMore), per collection.
 import net from 'node:net';
 import { BSON } from 'mongodb';
 
@@ -19,11 +20,22 @@ export interface WireCount {
   statements: number;
 }
 
+export interface ReadCount {
+  collection: string;
+  /** Cursor batches received (a find's first batch, each getMore). */
+  batches: number;
+  documents: number;
+  /** The reply messages' bytes. */
+  bytes: number;
+}
+
 export interface MongoWire {
   /** The relay's mongodb:// URI (the target's database and options, directConnection added). */
   uri: string;
   /** What was sent since the last reset. */
   counts(): WireCount[];
+  /** What was read since the last reset. */
+  reads(): ReadCount[];
   /** OP_COMPRESSED messages seen: their content cannot be counted (the driver compresses only when told to). */
   compressed(): number;
   reset(): void;
@@ -36,6 +48,7 @@ export async function startMongoWire(targetUri: string): Promise<MongoWire | und
   if (!match || /[?&](tls|ssl)=true/i.test(targetUri)) return undefined;
   const target = new URL(`mongodb://${match[1]}`);
   const tally = new Map<string, WireCount>();
+  const readTally = new Map<string, ReadCount>();
   let compressed = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -54,6 +67,15 @@ export async function startMongoWire(targetUri: string): Promise<MongoWire | und
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
+    let replies: Buffer = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      replies = replies.length === 0 ? chunk : Buffer.concat([replies, chunk]);
+      while (replies.length >= 16 && replies.length >= replies.readInt32LE(0)) {
+        const length = replies.readInt32LE(0);
+        if (replies.readInt32LE(12) === opMsg) countReply(replies.subarray(0, length));
+        replies = replies.subarray(length);
+      }
+    });
     upstream.pipe(client);
     const close = () => {
       client.destroy();
@@ -64,6 +86,22 @@ export async function startMongoWire(targetUri: string): Promise<MongoWire | und
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
   });
+
+  function countReply(message: Buffer): void {
+    // A reply is one body section: { cursor: { ns, firstBatch | nextBatch }, ok }.
+    if (message[20] !== 0) return;
+    const size = message.readInt32LE(21);
+    // The batch's documents are left as raw bytes: only counted, never parsed (the relay must keep up).
+    const body = BSON.deserialize(message.subarray(21, 21 + size), { promoteValues: false, fieldsAsRaw: { firstBatch: true, nextBatch: true } }) as { cursor?: { ns?: unknown; firstBatch?: unknown[]; nextBatch?: unknown[] } };
+    const batch = body.cursor?.firstBatch ?? body.cursor?.nextBatch;
+    if (!body.cursor || !Array.isArray(batch)) return;
+    const collection = String(body.cursor.ns ?? '').replace(/^[^.]*\./, '');
+    const entry = readTally.get(collection) ?? { collection, batches: 0, documents: 0, bytes: 0 };
+    entry.batches++;
+    entry.documents += batch.length;
+    entry.bytes += message.length;
+    readTally.set(collection, entry);
+  }
 
   function count(message: Buffer): void {
     const flags = message.readUInt32LE(16);
@@ -108,9 +146,11 @@ export async function startMongoWire(targetUri: string): Promise<MongoWire | und
   return {
     uri: `mongodb://${credentials}127.0.0.1:${port}${match[2] ?? '/'}?${params.toString()}`,
     counts: () => [...tally.values()].map((entry) => ({ ...entry })),
+    reads: () => [...readTally.values()].map((entry) => ({ ...entry })),
     compressed: () => compressed,
     reset: () => {
       tally.clear();
+      readTally.clear();
       compressed = 0;
     },
     async stop() {

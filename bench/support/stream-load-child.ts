@@ -8,12 +8,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mysql from 'mysql2';
 import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
-import { manifestEntry } from '../../src/pipeline/dump-archive.js';
-import { parseDumpManifest } from '../../src/pipeline/dump-manifest.js';
-import { loadDelivery, splitTablesByBytes } from '../../src/pipeline/load-delivery.js';
-import { loadDump } from '../../src/pipeline/load-dump.js';
-import { openDelivery } from '../../src/pipeline/open-delivery.js';
-import { verifyDelivery } from '../../src/pipeline/verify-delivery.js';
+import { manifestEntry } from '../../src/dump/dump-archive.js';
+import { parseDumpManifest } from '../../src/dump/dump-manifest.js';
+import { loadDelivery, splitTablesByBytes } from '../../src/load/load-delivery.js';
+import { loadDump } from '../../src/load/load-dump.js';
+import { openDelivery } from '../../src/load/open-delivery.js';
+import { verifyDelivery } from '../../src/load/verify-delivery.js';
 import { mysqlOptions } from '../../test/support/mysql.js';
 
 export interface ChildStep {

@@ -1,6 +1,7 @@
 // `npm run demo`: Ganymede's main job on this machine, on embedded defaults — done in 7 steps. The first
 // run sets up three synthetic GEOs and processes one hour; each further run is "the next hour": some rows
-// changed, one GEO late, a delta feed. `npm run demo -- --clean` stops the demo's servers and removes it all.
+// changed, one GEO late, a delta feed. `ganymede api` is left running for the web console (the next run
+// starts a new one). `npm run demo -- --clean` stops the demo's servers and removes it all.
 import { spawn } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -54,7 +55,19 @@ async function ganymede(args: string[], config: string, options: { allowFail?: b
   return run;
 }
 
+/** The API the last run left serving the console, stopped (its pid was written by that run). */
+async function stopLastApi(): Promise<void> {
+  const pidFile = join(dir, 'api.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  rmSync(pidFile);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+}
+
 async function clean(): Promise<void> {
+  await stopLastApi();
   const servicesFile = join(dir, 'services.json');
   if (existsSync(servicesFile)) {
     const { pid } = JSON.parse(readFileSync(servicesFile, 'utf8')) as Services;
@@ -181,10 +194,15 @@ async function main(): Promise<void> {
     chownSync(inbox, owner.uid, owner.gid);
   }
 
-  // step 3: the status API
+  // step 3: the status API, which also serves the web console; it keeps running after this run for a look
+  // at the console (detached, its pid in api.pid: the next run or --clean stops it)
+  await stopLastApi();
   const apiLog = openSync(join(dir, 'api.log'), 'a');
   const { GANYMEDE_DEMO_DIR: _ignored, ...apiEnv } = process.env;
-  const api = spawn(process.execPath, [bin, '--config', config.centre, 'api'], { stdio: ['ignore', apiLog, apiLog], env: apiEnv });
+  const api = spawn(process.execPath, [bin, '--config', config.centre, 'api'], { stdio: ['ignore', apiLog, apiLog], env: apiEnv, detached: true });
+  api.unref();
+  writeFileSync(join(dir, 'api.pid'), String(api.pid), { mode: 0o600 });
+  let apiKept = false;
   for (let i = 0; i < 50; i++) {
     if (await fetch(`http://127.0.0.1:${apiPort}/v1/health`).then((r) => r.ok, () => false)) break;
     await sleep(100);
@@ -200,8 +218,13 @@ async function main(): Promise<void> {
     // step 6: the archive
     say('archive');
     await ganymede(['archive'], config.centre);
+    apiKept = true;
   } finally {
-    api.kill('SIGTERM');
+    // A run that failed takes its API down with it; a good one leaves it serving the console.
+    if (!apiKept) {
+      api.kill('SIGTERM');
+      rmSync(join(dir, 'api.pid'), { force: true });
+    }
   }
   state.runs++;
   writeFileSync(statePath, JSON.stringify(state));
@@ -224,6 +247,15 @@ async function main(): Promise<void> {
       `config: ${config.centre}; try: bin/ganymede --config ${config.centre} txn list`,
       `logs: ${join(dir, 'cli.log')} (every command above), ${join(dir, 'api.log')}, workers in ${join(dir, 'centre', 'log')}`,
       `next hour: npm run demo    remove everything: npm run demo -- --clean`,
+      '',
+    ].join('\n'),
+  );
+  say('the web console');
+  process.stdout.write(
+    [
+      `open http://127.0.0.1:${apiPort}/console and sign in with the admin token: the content of ${join(dir, 'admin.token')}`,
+      `  (a read-only token for someone else: bin/ganymede --config ${config.centre} viewer add NAME)`,
+      `  \`ganymede api\` keeps serving it (pid ${api.pid}, log ${join(dir, 'api.log')}) until the next run or npm run demo -- --clean`,
       '',
     ].join('\n'),
   );

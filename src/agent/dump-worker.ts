@@ -11,10 +11,10 @@
 // hour's transaction. Nothing is written before run(), which gives the spool's name; an error of the
 // source waits for run() too, so an hour with nothing to do never reports one.
 import { parentPort } from 'node:worker_threads';
-import type { DumpManifest } from '../pipeline/dump-manifest.js';
-import type { TableCounts } from '../pipeline/dump-archive.js';
-import type { SealedFile } from '../pipeline/seal-file.js';
-import { deserializeError, serializeError, startModuleWorker, workerDataFor, type SerializedError } from '../pipeline/worker-thread.js';
+import type { DumpManifest } from '../dump/dump-manifest.js';
+import type { TableCounts } from '../dump/dump-archive.js';
+import type { SealedFile } from '../extract/seal-file.js';
+import { deserializeError, serializeError, startModuleWorker, workerDataFor, type SerializedError } from '../extract/worker-thread.js';
 import type { StreamConnectionOptions } from '../state/stream-connection.js';
 
 const entry = 'ganymede-agent-dump';
@@ -169,10 +169,10 @@ async function runDumpWorker(job: DumpWorkerData, port: NonNullable<typeof paren
   const [{ connectStreaming }, { estimateTables, openSnapshot }, { writeDumpArchive }, { SealWriter }, { TarBatchWriter }, { GanymedeError, failedError, messageOf }, { describeMysqlError }] =
     await Promise.all([
       import('../state/stream-connection.js'),
-      import('../pipeline/extract.js'),
-      import('../pipeline/dump-archive.js'),
-      import('../pipeline/seal-file.js'),
-      import('../pipeline/tar-batches.js'),
+      import('../extract/extract.js'),
+      import('../dump/dump-archive.js'),
+      import('../extract/seal-file.js'),
+      import('../extract/tar-batches.js'),
       import('../errors.js'),
       import('../state/mysql-errors.js'),
     ]);

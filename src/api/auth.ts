@@ -50,18 +50,7 @@ export interface AuthenticateOptions {
 export async function authenticateRequest(request: IncomingMessage, source: string, options: AuthenticateOptions): Promise<Principal> {
   const { limiter } = options;
   if (limiter && !limiter.mayCheck(source)) throw tooManyFailures(limiter, source);
-  const failed = (error: unknown) => {
-    if (!limiter) return error;
-    // The failure that uses up an allowance is still told apart (401); the ones after it are not.
-    const limited = limiter.blockedForMs(source) > 0 || limiter.globalBlockedForMs() > 0;
-    if (limiter.recordFailure(source)) {
-      options.log.warn(`${source}: ${limiter.maxFailures} failed authentications within ${Math.round(limiter.windowMs / 1000)} s; its wrong tokens get 429 for the rest of the window`);
-    }
-    if (limiter.takeGlobalNotice()) {
-      options.log.warn(`${limiter.maxGlobalFailures} failed authentications from all addresses within ${Math.round(limiter.windowMs / 1000)} s; every wrong token gets 429 for the rest of the window`);
-    }
-    return limited ? tooManyFailures(limiter, source) : error;
-  };
+  const failed = (error: unknown) => countAuthFailure(limiter, source, options.log, error);
   let principal: Principal;
   try {
     principal = await authenticate(request, options.db, options.adminToken);
@@ -76,8 +65,25 @@ export async function authenticateRequest(request: IncomingMessage, source: stri
   return principal;
 }
 
+/**
+ * Counts a failed authentication from `source` (the API's, or a console sign-in's) and returns what to
+ * throw: `error` itself, or the 429 once the address or everyone has used up the allowance.
+ */
+export function countAuthFailure(limiter: AuthFailureLimiter | undefined, source: string, log: Logger, error: unknown): unknown {
+  if (!limiter) return error;
+  // The failure that uses up an allowance is still told apart (401); the ones after it are not.
+  const limited = limiter.blockedForMs(source) > 0 || limiter.globalBlockedForMs() > 0;
+  if (limiter.recordFailure(source)) {
+    log.warn(`${source}: ${limiter.maxFailures} failed authentications within ${Math.round(limiter.windowMs / 1000)} s; its wrong tokens get 429 for the rest of the window`);
+  }
+  if (limiter.takeGlobalNotice()) {
+    log.warn(`${limiter.maxGlobalFailures} failed authentications from all addresses within ${Math.round(limiter.windowMs / 1000)} s; every wrong token gets 429 for the rest of the window`);
+  }
+  return limited ? tooManyFailures(limiter, source) : error;
+}
+
 /** The 429 of a limited address or of a spent global budget: the same whether or not its token was looked at. */
-function tooManyFailures(limiter: AuthFailureLimiter, source: string): HttpError {
+export function tooManyFailures(limiter: AuthFailureLimiter, source: string): HttpError {
   const own = limiter.blockedForMs(source);
   const waitMs = Math.max(own, limiter.globalBlockedForMs(), 1);
   const seconds = Math.max(1, Math.ceil(waitMs / 1000));

@@ -1,6 +1,7 @@
 // What agents and tools use to talk to the status API. Every failure becomes a one-line GanymedeError:
 // unreachable, 429 or 5xx (retry later), 401/403 and TLS verification (a configuration matter), 409 (a
-// conflict the caller decides about), anything else refused. node:http(s) rather than fetch: Node's fetch
+// conflict the caller decides about), anything else refused. ApiUnavailable marks the failures that a
+// restarting API gives (refused or reset connections, timeouts, 502/503/504): the agent waits those out. node:http(s) rather than fetch: Node's fetch
 // takes no CA or client certificate per request, and undici is not installed to give it one.
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -38,6 +39,26 @@ export class ApiConflict extends GanymedeError {
     super(ExitCode.refused, message);
   }
 }
+
+/**
+ * The API could not be reached, or a proxy or the API said it is briefly unavailable (502, 503, 504): what a
+ * deploy or a restart looks like from an agent, worth asking again. `reason` is short, for a log line.
+ */
+export class ApiUnavailable extends GanymedeError {
+  constructor(
+    message: string,
+    readonly host: string,
+    readonly reason: string,
+    hint: string,
+  ) {
+    super(ExitCode.unreachable, message, { hint });
+  }
+}
+
+// Connection failures another try may cure. Not ENOTFOUND (a wrong api.url far more often than a DNS blip)
+// nor anything TLS: those are answered at once.
+const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'GMD_TIMEOUT']);
+const unavailableStatuses = new Set([502, 503, 504]);
 
 export interface ApiClientOptions {
   baseUrl: string;
@@ -122,7 +143,9 @@ export class ApiClient {
       const retryAfter = Number(reply.headers['retry-after']);
       throw new GanymedeError(ExitCode.unreachable, what, { hint: `the API refuses more of this for now${retryAfter > 0 ? `; try again in ${retryAfter} s` : '; try again later'}` });
     }
-    if (status >= 500) throw new GanymedeError(ExitCode.unreachable, what, { hint: 'the centre has a problem; this run can be retried later' });
+    const hint = 'the centre has a problem; this run can be retried later';
+    if (unavailableStatuses.has(status)) throw new ApiUnavailable(what, url.host, `HTTP ${status}`, hint);
+    if (status >= 500) throw new GanymedeError(ExitCode.unreachable, what, { hint });
     throw new GanymedeError(ExitCode.refused, what);
   }
 
@@ -170,7 +193,8 @@ export class ApiClient {
 
   private connectionError(error: unknown, url: URL): GanymedeError {
     const code = String((error as NodeJS.ErrnoException).code ?? '');
-    if (code === 'GMD_TIMEOUT') return new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${messageOf(error)}`, { hint: 'is `ganymede api` running? check api.url' });
+    const hint = 'is `ganymede api` running? check api.url';
+    if (code === 'GMD_TIMEOUT') return new ApiUnavailable(`cannot reach the status API at ${url.host}: ${messageOf(error)}`, url.host, messageOf(error), hint);
     if (tlsVerificationCode.test(code)) {
       return configError(`TLS verification of the status API at ${url.host} failed: ${code} (${messageOf(error)})`, {
         hint: "check api.ca_file: it must hold the CA that signed the API's certificate, and api.url must use a name the certificate is for",
@@ -181,7 +205,9 @@ export class ApiClient {
         hint: 'check that api.url says https:// only if the API serves HTTPS, and the client certificate settings (api.client_cert_file, api.client_key_file)',
       });
     }
-    return new GanymedeError(ExitCode.unreachable, `cannot reach the status API at ${url.host}: ${code || messageOf(error)}`, { hint: 'is `ganymede api` running? check api.url' });
+    const message = `cannot reach the status API at ${url.host}: ${code || messageOf(error)}`;
+    if (transientCodes.has(code)) return new ApiUnavailable(message, url.host, code, hint);
+    return new GanymedeError(ExitCode.unreachable, message, { hint });
   }
 
   openTransaction(geo: string, cycle: string, options: { force?: boolean; agentHost?: string } = {}) {

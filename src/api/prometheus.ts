@@ -1,13 +1,49 @@
-// GET /metrics in the Prometheus text format: transactions by state, last success per GEO and step,
-// step duration histograms, running workers, archive age, central hosts alive and dead, and the API's own
-// request counts and latency.
-import type mysql from 'mysql2/promise';
+// GET /metrics in the Prometheus text format (0.0.4): transactions by state, last success per GEO and step,
+// running workers, archive age and central hosts as gauges; the steps' durations, rows and bytes as counters
+// and a histogram that only grow (cumulative totals in MySQL, the same on every API host); and this API
+// host's own request counts and latency since it started. Written here, not with prom-client: its Counter
+// and Histogram hold values in the process (no set), so the MySQL totals would need objects of our own cast
+// past its types anyway, and an unlabelled gauge cannot be absent once reset (archive age would read 0).
+import { lastArchivedAt } from '../state/archive.js';
 import type { Db } from '../state/db.js';
 import { countHosts, defaultHostDeadAfterMs } from '../state/hosts.js';
+import { cumulativeMetrics, readMetricTotals, type MetricTotal } from '../state/metrics.js';
+import { countRunningStepsByName, listLastStepSuccesses } from '../state/steps.js';
+import { countTransactionsByState } from '../state/transactions.js';
 
-const durationBucketsSeconds = [1, 5, 15, 60, 300, 900, 3600];
+type Labels = Record<string, string>;
 
-/** The API's own counters, kept in memory since the process started. */
+interface Family {
+  name: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  help: string;
+  samples: Array<{ name: string; labels?: Labels; value: number }>;
+}
+
+const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const escapeLabel = (value: string) => escapeHelp(value).replace(/"/g, '\\"');
+const formatValue = (value: number) => (Number.isNaN(value) ? 'NaN' : value === Infinity ? '+Inf' : value === -Infinity ? '-Inf' : String(value));
+
+function formatFamily(family: Family): string {
+  const lines = [`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type}`];
+  for (const sample of family.samples) {
+    const labels = Object.entries(sample.labels ?? {}).map(([key, value]) => `${key}="${escapeLabel(value)}"`);
+    lines.push(`${sample.name}${labels.length > 0 ? `{${labels.join(',')}}` : ''} ${formatValue(sample.value)}`);
+  }
+  return lines.join('\n');
+}
+
+/** One label set of a histogram: `buckets` holds cumulative counts by upper bound; +Inf is the count. */
+function histogramSamples(name: string, labels: Labels, buckets: Array<[le: number, count: number]>, sum: number, count: number): Family['samples'] {
+  return [
+    ...buckets.map(([le, n]) => ({ name: `${name}_bucket`, labels: { ...labels, le: String(le) }, value: n })),
+    { name: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count },
+    { name: `${name}_sum`, labels, value: sum },
+    { name: `${name}_count`, labels, value: count },
+  ];
+}
+
+/** The API's own counters, kept in memory since the process started (a restart is a reset Prometheus knows). */
 export class RequestStats {
   private readonly counts = new Map<string, number>();
   private readonly latency = { sum: 0, count: 0, buckets: [0.005, 0.025, 0.1, 0.5, 2].map((le) => ({ le, n: 0 })) };
@@ -20,59 +56,87 @@ export class RequestStats {
     for (const bucket of this.latency.buckets) if (seconds <= bucket.le) bucket.n++;
   }
 
-  lines(): string[] {
-    const out = ['# HELP ganymede_api_requests_total API requests by method and status.', '# TYPE ganymede_api_requests_total counter'];
-    for (const [key, n] of [...this.counts].sort()) {
-      const [method, status] = key.split('|');
-      out.push(`ganymede_api_requests_total{method="${method}",status="${status}"} ${n}`);
-    }
-    out.push('# HELP ganymede_api_request_duration_seconds API request latency.', '# TYPE ganymede_api_request_duration_seconds histogram');
-    for (const bucket of this.latency.buckets) out.push(`ganymede_api_request_duration_seconds_bucket{le="${bucket.le}"} ${bucket.n}`);
-    out.push(`ganymede_api_request_duration_seconds_bucket{le="+Inf"} ${this.latency.count}`);
-    out.push(`ganymede_api_request_duration_seconds_sum ${this.latency.sum}`, `ganymede_api_request_duration_seconds_count ${this.latency.count}`);
-    return out;
+  families(): Family[] {
+    const requests = [...this.counts].sort().map(([key, n]) => {
+      const [method = '', status = ''] = key.split('|');
+      return { name: 'ganymede_api_requests_total', labels: { method, status }, value: n };
+    });
+    const { sum, count, buckets } = this.latency;
+    return [
+      { name: 'ganymede_api_requests_total', type: 'counter', help: 'API requests by method and status.', samples: requests },
+      {
+        name: 'ganymede_api_request_duration_seconds',
+        type: 'histogram',
+        help: 'API request latency.',
+        samples: histogramSamples('ganymede_api_request_duration_seconds', {}, buckets.map((bucket) => [bucket.le, bucket.n]), sum, count),
+      },
+    ];
   }
 }
 
-const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** The MySQL totals as families, every bucket of every label set shown (a bucket no step fell in is 0). */
+function cumulativeFamilies(totals: MetricTotal[]): Family[] {
+  const byName = new Map<string, MetricTotal[]>();
+  for (const total of totals) byName.set(total.name, [...(byName.get(total.name) ?? []), total]);
+  const key = (labels: Labels) => JSON.stringify(labels);
+  return Object.values(cumulativeMetrics).map((metric): Family => {
+    if (metric.type === 'counter') {
+      return { name: metric.family, type: 'counter', help: metric.help, samples: (byName.get(metric.family) ?? []).map(({ name, labels, value }) => ({ name, labels, value })) };
+    }
+    const sums = new Map((byName.get(`${metric.family}_sum`) ?? []).map((total) => [key(total.labels), total.value]));
+    const buckets = new Map((byName.get(`${metric.family}_bucket`) ?? []).map((total) => [`${key(total.labels)} ${total.le}`, total.value]));
+    const samples = (byName.get(`${metric.family}_count`) ?? []).flatMap(({ labels, value: count }) =>
+      histogramSamples(
+        metric.family,
+        labels,
+        (metric.bucketsLe ?? []).map((le) => [le, buckets.get(`${key(labels)} ${le}`) ?? 0]),
+        sums.get(key(labels)) ?? 0,
+        count,
+      ),
+    );
+    return { name: metric.family, type: 'histogram', help: metric.help, samples };
+  });
+}
 
 export async function renderMetrics(db: Db, stats: RequestStats, hostDeadAfterMs = defaultHostDeadAfterMs): Promise<string> {
-  const query = async (sql: string) => (await db.query<mysql.RowDataPacket[]>(sql))[0];
-  const out: string[] = [];
-  out.push('# HELP ganymede_transactions Transactions by state.', '# TYPE ganymede_transactions gauge');
-  for (const row of await query('SELECT state, COUNT(*) AS n FROM transactions GROUP BY state ORDER BY state')) out.push(`ganymede_transactions{state="${label(row.state)}"} ${row.n}`);
-  out.push('# HELP ganymede_last_success_timestamp_seconds When each GEO last finished each step.', '# TYPE ganymede_last_success_timestamp_seconds gauge');
-  for (const row of await query(
-    `SELECT g.name AS geo, s.name AS step, UNIX_TIMESTAMP(MAX(s.finished_at)) AS at FROM steps s JOIN transactions t ON t.id = s.txn_id JOIN geos g ON g.id = t.geo_id
-     WHERE s.state = 'done' GROUP BY g.name, s.name ORDER BY g.name, s.name`,
-  )) {
-    out.push(`ganymede_last_success_timestamp_seconds{geo="${label(row.geo)}",step="${row.step}"} ${Number(row.at)}`);
-  }
-  out.push('# HELP ganymede_workers_running Worker steps running now.', '# TYPE ganymede_workers_running gauge');
-  const running = await query("SELECT name, COUNT(*) AS n FROM steps WHERE state = 'running' GROUP BY name");
-  for (const step of ['decrypt', 'load', 'etl', 'clean', 'feed', 'send']) out.push(`ganymede_workers_running{step="${step}"} ${Number(running.find((row) => row.name === step)?.n ?? 0)}`);
-  out.push('# HELP ganymede_step_duration_seconds Step durations over the last 24 hours.', '# TYPE ganymede_step_duration_seconds histogram');
-  const durations = await query(
-    // Dimensions are parsed here rather than with JSON_EXTRACT, which MySQL 5.6 lacks.
-    "SELECT dimensions, value FROM metric_points WHERE name = 'step.duration' AND at > UTC_TIMESTAMP() - INTERVAL 1 DAY",
-  );
-  const bySteps = new Map<string, number[]>();
-  for (const row of durations) {
-    const step = String((JSON.parse(String(row.dimensions)) as { step?: string }).step ?? 'unknown');
-    bySteps.set(step, [...(bySteps.get(step) ?? []), Number(row.value) / 1000]);
-  }
-  for (const [step, values] of [...bySteps].sort()) {
-    for (const le of durationBucketsSeconds) out.push(`ganymede_step_duration_seconds_bucket{step="${label(step)}",le="${le}"} ${values.filter((v) => v <= le).length}`);
-    out.push(`ganymede_step_duration_seconds_bucket{step="${label(step)}",le="+Inf"} ${values.length}`);
-    out.push(`ganymede_step_duration_seconds_sum{step="${label(step)}"} ${values.reduce((a, b) => a + b, 0)}`);
-    out.push(`ganymede_step_duration_seconds_count{step="${label(step)}"} ${values.length}`);
-  }
-  const archive = await query("SELECT UNIX_TIMESTAMP(MAX(archived_at)) AS at FROM archive_records WHERE state = 'archived'");
-  out.push('# HELP ganymede_archive_age_seconds Seconds since the last object was archived (absent: never).', '# TYPE ganymede_archive_age_seconds gauge');
-  if (archive[0]?.at) out.push(`ganymede_archive_age_seconds ${Math.max(0, Math.round(Date.now() / 1000 - Number(archive[0].at)))}`);
+  const families: Family[] = [];
+  families.push({
+    name: 'ganymede_transactions',
+    type: 'gauge',
+    help: 'Transactions by state.',
+    samples: (await countTransactionsByState(db)).map(({ state, count }) => ({ name: 'ganymede_transactions', labels: { state }, value: count })),
+  });
+  const lastSuccess = await listLastStepSuccesses(db);
+  families.push({
+    name: 'ganymede_last_success_timestamp_seconds',
+    type: 'gauge',
+    help: 'When each GEO last finished each step.',
+    samples: lastSuccess.map(({ geo, step, finishedAtSeconds }) => ({ name: 'ganymede_last_success_timestamp_seconds', labels: { geo, step }, value: finishedAtSeconds })),
+  });
+  const running = await countRunningStepsByName(db);
+  families.push({
+    name: 'ganymede_workers_running',
+    type: 'gauge',
+    help: 'Worker steps running now.',
+    samples: (['decrypt', 'load', 'etl', 'clean', 'feed', 'send'] as const).map((step) => ({
+      name: 'ganymede_workers_running',
+      labels: { step },
+      value: running.get(step) ?? 0,
+    })),
+  });
+  families.push(...cumulativeFamilies(await readMetricTotals(db)));
+  const archivedAt = await lastArchivedAt(db);
+  families.push({
+    name: 'ganymede_archive_age_seconds',
+    type: 'gauge',
+    help: 'Seconds since the last object was archived (absent: never).',
+    samples: archivedAt ? [{ name: 'ganymede_archive_age_seconds', value: Math.max(0, Math.round(Date.now() / 1000 - archivedAt.getTime() / 1000)) }] : [],
+  });
   const hosts = await countHosts(db, hostDeadAfterMs);
-  out.push('# HELP ganymede_hosts_alive Central hosts with a heartbeat within centre.host_dead_after_ms.', '# TYPE ganymede_hosts_alive gauge', `ganymede_hosts_alive ${hosts.alive}`);
-  out.push('# HELP ganymede_hosts_dead Central hosts without one (until `ganymede hosts forget`).', '# TYPE ganymede_hosts_dead gauge', `ganymede_hosts_dead ${hosts.dead}`);
-  out.push(...stats.lines());
-  return `${out.join('\n')}\n`;
+  families.push(
+    { name: 'ganymede_hosts_alive', type: 'gauge', help: 'Central hosts with a heartbeat within centre.host_dead_after_ms.', samples: [{ name: 'ganymede_hosts_alive', value: hosts.alive }] },
+    { name: 'ganymede_hosts_dead', type: 'gauge', help: 'Central hosts without one (until `ganymede hosts forget`).', samples: [{ name: 'ganymede_hosts_dead', value: hosts.dead }] },
+  );
+  families.push(...stats.families());
+  return `${families.map(formatFamily).join('\n')}\n`;
 }

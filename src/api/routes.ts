@@ -14,6 +14,7 @@ import { HttpError, parseWith } from './http.js';
 import * as schemas from './schemas.js';
 import type { EventWriter } from './event-limits.js';
 import type { InboxUploads, UploadedFile } from '../inbox/uploads.js';
+import type { Db as MongoDb } from 'mongodb';
 import { deliveryObjectName, isDeliveryFileOf } from '../inbox/delivery-name.js';
 import { GanymedeError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
@@ -32,6 +33,8 @@ export interface RouteContext {
   hostDeadAfterMs?: number | undefined;
   /** Pre-signed uploads into centre.inbox when it is an object store; undefined for any other inbox. */
   uploads?: InboxUploads | undefined;
+  /** The MongoDB warehouse (connected on first use); undefined when mongodb.url is not set. */
+  warehouse?: (() => Promise<MongoDb>) | undefined;
 }
 
 export interface RouteResult {
@@ -336,4 +339,34 @@ route('GET', '/v1/hosts', async (context) => {
   requireAdmin(context.principal);
   const hostDeadAfterMs = context.hostDeadAfterMs ?? defaultHostDeadAfterMs;
   return ok({ hostDeadAfterMs, hosts: await listHosts(context.db, hostDeadAfterMs) });
+});
+
+/** What a warehouse read threw, as a reply: bad input 400, no such document 404, MongoDB away 503. */
+function warehouseReply(error: unknown): never {
+  if (error instanceof GanymedeError) {
+    if (error.exitCode === ExitCode.usage) throw new HttpError(400, error.hint ? `${error.message} (${error.hint})` : error.message);
+    if (error.exitCode === ExitCode.notFound) throw new HttpError(404, error.message);
+    if (error.exitCode === ExitCode.unreachable) throw new HttpError(503, 'the warehouse (MongoDB) is unreachable; try again shortly');
+  }
+  throw error;
+}
+
+// One warehouse document and, with ?history=1, its change-log entries (`ganymede lookup --json` gives the same).
+route('GET', '/v1/warehouse/:collection/:id', async (context) => {
+  requireAdmin(context.principal);
+  const query = parseWith(schemas.warehouseLookupQuery, Object.fromEntries(context.query), 'query');
+  const { lookupDocument, parseLookupTarget } = await import('../warehouse/lookup.js');
+  let target;
+  try {
+    target = parseLookupTarget(context.params.collection!, context.params.id!, query.geo);
+  } catch (error) {
+    warehouseReply(error);
+  }
+  if (!context.warehouse) throw new HttpError(503, 'this API host has no warehouse configured (mongodb.url)');
+  const history = query.history === '1' || query.history === 'true';
+  try {
+    return ok(await lookupDocument({ db: await context.warehouse(), target, history, historyLimit: query.limit }));
+  } catch (error) {
+    warehouseReply(error);
+  }
 });

@@ -101,3 +101,10 @@ export const listTransactionsQuery = z.strictObject({
   to: cycleText.optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
 });
+
+export const warehouseLookupQuery = z.strictObject({
+  history: z.enum(['1', 'true', '0', 'false']).optional(),
+  /** The id is then the key part alone, as with `ganymede lookup --geo`. */
+  geo: geoName.optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).optional(),
+});

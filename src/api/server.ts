@@ -18,6 +18,8 @@ import { serverTlsOptions, type ApiTlsOptions } from './tls.js';
 import { loggableTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { EventWriter, type EventLimits } from './event-limits.js';
 import type { InboxUploads } from '../inbox/uploads.js';
+import type { Db as MongoDb } from 'mongodb';
+import type { ConsoleServer, ConsoleSettings } from '../console/context.js';
 
 export interface ApiServerOptions {
   db: Db;
@@ -42,6 +44,10 @@ export interface ApiServerOptions {
   hostDeadAfterMs?: number | undefined;
   /** Pre-signed uploads into centre.inbox when it is an object store. */
   uploads?: InboxUploads | undefined;
+  /** The MongoDB warehouse, for GET /v1/warehouse/…; absent when mongodb.url is not set. */
+  warehouse?: (() => Promise<MongoDb>) | undefined;
+  /** The web console under /console (src/console/); not served when absent. */
+  console?: (ConsoleSettings & { sessionHours: number }) | undefined;
 }
 
 export type ApiServer = HttpServer | HttpsServer;
@@ -50,6 +56,8 @@ interface ServerState {
   options: ApiServerOptions;
   limiter: AuthFailureLimiter | undefined;
   events: EventWriter;
+  /** The console's share of the server: the same database, log, admin token, TLS and limiter. */
+  console: ConsoleServer | undefined;
 }
 
 const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'ER_CON_COUNT_ERROR', 'ECONNRESET', 'ER_SERVER_SHUTDOWN']);
@@ -57,11 +65,21 @@ const unreachableDbCodes = new Set(['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 
 /** Who the caller turned out to be, kept for the log line even when the route then fails. */
 interface Caller {
   principal?: Principal | undefined;
+  /** Who is signed in to the console, for a /console request. */
+  consoleUser?: string;
 }
 
-async function handle({ options, limiter, events }: ServerState, target: RequestTarget, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
+const isConsolePath = (pathname: string) => pathname === '/console' || pathname.startsWith('/console/');
+
+async function handle({ options, limiter, events, console: consoleServer }: ServerState, target: RequestTarget, request: IncomingMessage, response: ServerResponse, caller: Caller): Promise<void> {
   const method = request.method ?? 'GET';
   const { pathname } = target;
+  if (consoleServer && isConsolePath(pathname)) {
+    // The console signs in with a session cookie, not a bearer token: it answers for itself, in HTML.
+    const { serveConsole } = await import('../console/router.js');
+    await serveConsole(consoleServer, target, request, response, caller);
+    return;
+  }
   if (pathname === '/metrics' && method === 'GET') {
     // Prometheus scrapes without a token: the numbers hold no secrets; keep api.listen on a private address.
     const text = await renderMetrics(options.db, options.stats, options.hostDeadAfterMs);
@@ -87,6 +105,7 @@ async function handle({ options, limiter, events }: ServerState, target: Request
     maxBackfillHours: options.maxBackfillHours,
     hostDeadAfterMs: options.hostDeadAfterMs,
     uploads: options.uploads,
+    warehouse: options.warehouse,
   });
   if (principal.kind === 'admin' && pathname !== '/v1/health') await auditAdminAction(options, method, pathname, result, source);
   sendJson(response, result.status, result.body);
@@ -145,7 +164,7 @@ async function serveRequest(state: ServerState, request: IncomingMessage, respon
   } finally {
     const elapsedMs = performance.now() - started;
     options.stats.record(request.method ?? 'GET', response.statusCode, elapsedMs / 1000);
-    options.log.info(`${request.method} ${shown} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: principalName(caller.principal) });
+    options.log.info(`${request.method} ${shown} ${response.statusCode} ${Math.round(elapsedMs)}ms`, { geo: caller.consoleUser ?? principalName(caller.principal) });
   }
 }
 
@@ -180,10 +199,20 @@ const stopping = new WeakSet<ApiServer>();
 const inFlight = new WeakMap<ApiServer, Set<ServerResponse>>();
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
+  const limiter = options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined;
   const state: ServerState = {
     options,
-    limiter: options.authFailures ? new AuthFailureLimiter(options.authFailures) : undefined,
+    limiter,
     events: new EventWriter(options.db, options.eventLimits),
+    console: options.console && {
+      db: options.db,
+      log: options.log,
+      adminToken: options.adminToken,
+      tls: options.tls,
+      limiter,
+      sessionHours: options.console.sessionHours,
+      settings: { loaded: options.console.loaded },
+    },
   };
   const timeouts = { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs };
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {

@@ -1,7 +1,8 @@
 // What every command starts from: the loaded configuration, logging set up from it, and helpers that
 // open and always close the Ganymede database.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { configureLogging, createLogger, redactUrl, type LogFormat, type LogLevel } from '../log.js';
+import { configureLogging, createLogger, logToFile, loggingToFile, redactUrl, type LogFormat, type LogLevel } from '../log.js';
+import { configError, messageOf } from '../errors.js';
 import { secretKeys } from '../config/schema.js';
 import { openStateDb, type Db } from '../state/db.js';
 
@@ -9,6 +10,7 @@ export interface GlobalOptions {
   config?: string | undefined;
   logFormat?: LogFormat | undefined;
   logLevel?: LogLevel | undefined;
+  logFile?: string | undefined;
 }
 
 /** Loads the config (file → environment → flags) and applies its logging settings. */
@@ -18,6 +20,13 @@ export function loadForCommand(global: GlobalOptions, overrides: Record<string, 
     overrides: { 'logging.format': global.logFormat, 'logging.level': global.logLevel, ...overrides },
   });
   configureLogging({ format: loaded.config.logging.format, level: loaded.config.logging.level });
+  if (global.logFile && loggingToFile() !== global.logFile) {
+    try {
+      logToFile(global.logFile);
+    } catch (error) {
+      throw configError(`cannot write the log file ${global.logFile}: ${messageOf(error)}`, { hint: 'create its directory and let the user running ganymede write there, or drop --log-file' });
+    }
+  }
   const log = createLogger('config');
   // Where each secret comes from (a file or a variable name), never its value; the settings hold only file paths.
   const sources = secretKeys.map((key) => [key, loaded.secretSource(key)] as const).filter(([, source]) => source !== undefined);

@@ -1,52 +1,35 @@
-// `ganymede purge`: deletes status events, metric points and the attempts of finished transactions older
-// than their retention, in small batches (one short statement each) so no table is locked for long.
-import type mysql from 'mysql2/promise';
+// `ganymede purge`: deletes status events (and the GEO hours' recorded schemas with them), metric points and
+// the attempts of finished transactions older than their retention, in small batches (state/retention.ts);
+// and the warehouse's change-log entries past retention.change_log_days that no feed needs any more.
 import type { LoadedConfig } from '../config/load.js';
+import { purgeExpiredRows, type PurgedRows } from '../state/retention.js';
 import { withStateDb } from './context.js';
 
 export interface PurgeResult {
   dryRun: boolean;
-  deleted: Array<{ what: string; olderThanDays: number; rows: number }>;
+  deleted: PurgedRows[];
 }
 
 export async function runPurge({ loaded, dryRun = false, now = new Date() }: { loaded: LoadedConfig; dryRun?: boolean; now?: Date }): Promise<PurgeResult> {
-  const { retention } = loaded.config;
-  const kinds = [
-    { what: 'status events', table: 'events', where: 'received_at < ?', days: retention.events_days },
-    { what: 'metric points', table: 'metric_points', where: 'at < ?', days: retention.metrics_days },
-    { what: 'metric minutes', table: 'metric_minutes', where: 'minute < ?', days: retention.metrics_days },
-    {
-      what: 'attempts of finished steps',
-      table: 'step_attempts',
-      where: "finished_at < ? AND step_id IN (SELECT id FROM (SELECT id FROM steps WHERE state IN ('done', 'cancelled')) finished)",
-      days: retention.attempts_days,
-    },
-    {
-      what: 'log tails of attempts',
-      table: 'attempt_logs',
-      where: "recorded_at < ? AND step_id IN (SELECT id FROM (SELECT id FROM steps WHERE state IN ('done', 'cancelled')) finished)",
-      days: retention.attempts_days,
-    },
-  ];
   return withStateDb(loaded, async (db) => {
-    const deleted: PurgeResult['deleted'] = [];
-    for (const kind of kinds) {
-      const cutoff = new Date(now.getTime() - kind.days * 86_400_000);
-      let rows = 0;
-      if (dryRun) {
-        const [count] = await db.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${kind.table} WHERE ${kind.where}`, [cutoff]);
-        rows = Number(count[0]?.n ?? 0);
-      } else {
-        for (;;) {
-          const [result] = await db.query<mysql.ResultSetHeader>(`DELETE FROM ${kind.table} WHERE ${kind.where} LIMIT ${retention.batch_rows}`, [cutoff]);
-          rows += result.affectedRows;
-          if (result.affectedRows < retention.batch_rows) break;
-        }
-      }
-      deleted.push({ what: kind.what, olderThanDays: kind.days, rows });
-    }
+    const deleted = await purgeExpiredRows(db, loaded.config.retention, now, dryRun);
+    if (loaded.config.mongodb.url) deleted.push(await purgeWarehouse(loaded, dryRun, now));
     return { dryRun, deleted };
   });
+}
+
+/** Fed change-log entries (every entry, when the feed is full) past retention.change_log_days. */
+async function purgeWarehouse(loaded: LoadedConfig, dryRun: boolean, now: Date): Promise<PurgedRows> {
+  const { retention, feed } = loaded.config;
+  const [{ openWarehouse }, { purgeChangeLog }] = await Promise.all([import('../warehouse/client.js'), import('../warehouse/purge.js')]);
+  const warehouse = await openWarehouse(loaded);
+  try {
+    const before = new Date(now.getTime() - retention.change_log_days * 86_400_000);
+    const purged = await purgeChangeLog(warehouse.db, { before, feedMode: feed.mode, batchSize: Math.min(retention.batch_rows, 10_000), dryRun });
+    return { what: `warehouse change-log entries${feed.mode === 'changes' ? ' (fed)' : ''}`, olderThanDays: retention.change_log_days, rows: purged.entries };
+  } finally {
+    await warehouse.close();
+  }
 }
 
 export function describePurge(result: PurgeResult): string {

@@ -1,14 +1,17 @@
 // `ganymede status`: a GEO × hour matrix of the last hours, then what runs now, what failed, and the
 // last feed and send. Symbols read without colour (cron mail, NO_COLOR); colour only adds emphasis.
-import type mysql from 'mysql2/promise';
 import type { LoadedConfig } from '../config/load.js';
 import { cycleOf, formatCycle } from '../cycle.js';
 import { paint } from '../render/style.js';
 import { formatTime, renderTable } from '../render/table.js';
+import { lastFeedAndSend } from '../state/cycles.js';
 import { listGeos } from '../state/geos.js';
+import { listRunningSteps } from '../state/steps.js';
+import { listTransactionCellsSince, listTroubledTransactions } from '../state/transactions.js';
 import { withStateDb } from './context.js';
+import { cellState, cellSymbol, type CellState } from '../render/cell-state.js';
 
-export type CellState = 'done' | 'running' | 'late' | 'failed' | 'missing' | 'waiting';
+export type { CellState } from '../render/cell-state.js';
 
 export interface StatusResult {
   hours: string[];
@@ -19,15 +22,6 @@ export interface StatusResult {
   lastSend: string | null;
 }
 
-const symbols: Record<CellState, string> = { done: '#', running: '>', late: '!', failed: 'x', missing: '.', waiting: '-' };
-
-function cellState(txnState: string | undefined, cycleStart: Date, deadlineMinutes: number, now: Date): CellState {
-  if (txnState === 'done') return 'done';
-  if (txnState === 'failed' || txnState === 'refused' || txnState === 'agent_failed') return 'failed';
-  if (txnState && txnState !== 'cancelled') return cycleStart.getTime() + deadlineMinutes * 60_000 < now.getTime() ? 'late' : 'running';
-  return cycleStart.getTime() + deadlineMinutes * 60_000 < now.getTime() ? 'missing' : 'waiting';
-}
-
 export async function runStatus({ loaded, hours }: { loaded: LoadedConfig; hours?: number | undefined }): Promise<StatusResult> {
   const count = Math.min(Math.max(hours ?? 24, 1), 24 * 14);
   const now = new Date();
@@ -35,23 +29,11 @@ export async function runStatus({ loaded, hours }: { loaded: LoadedConfig; hours
   const cycles = Array.from({ length: count }, (_, i) => new Date(newest.getTime() - (count - 1 - i) * 3_600_000));
   return withStateDb(loaded, async (db) => {
     const geos = await listGeos(db);
-    const [txns] = await db.query<mysql.RowDataPacket[]>('SELECT id, geo_id, cycle_start, state, step, error FROM transactions WHERE cycle_start >= ?', [cycles[0]]);
-    const byKey = new Map(txns.map((row) => [`${row.geo_id}@${(row.cycle_start as Date).getTime()}`, row]));
-    const [running] = await db.query<mysql.RowDataPacket[]>(
-      `SELECT s.name, s.txn_id, s.cycle_start, s.lease_host, s.lease_pid, TIMESTAMPDIFF(SECOND, s.started_at, UTC_TIMESTAMP()) AS elapsed, g.name AS geo
-       FROM steps s LEFT JOIN transactions t ON t.id = s.txn_id LEFT JOIN geos g ON g.id = t.geo_id WHERE s.state = 'running' ORDER BY s.started_at`,
-    );
-    const [failed] = await db.query<mysql.RowDataPacket[]>(
-      `SELECT t.id, g.name AS geo, t.cycle_start, t.state, t.step, t.error,
-              (SELECT s.attempts FROM steps s WHERE s.txn_id = t.id ORDER BY s.id DESC LIMIT 1) AS attempts,
-              (SELECT s.next_run_at FROM steps s WHERE s.txn_id = t.id AND s.state = 'pending' ORDER BY s.id DESC LIMIT 1) AS next_retry,
-              (SELECT a.log_path FROM step_attempts a JOIN steps s ON s.id = a.step_id WHERE s.txn_id = t.id ORDER BY a.id DESC LIMIT 1) AS log_path
-       FROM transactions t JOIN geos g ON g.id = t.geo_id
-       WHERE t.state IN ('failed', 'refused', 'agent_failed') OR (t.state = 'processing' AND t.error IS NOT NULL) OR EXISTS
-         (SELECT 1 FROM steps s WHERE s.txn_id = t.id AND s.state = 'pending' AND s.last_error IS NOT NULL)
-       ORDER BY t.cycle_start DESC LIMIT 20`,
-    );
-    const [last] = await db.query<mysql.RowDataPacket[]>('SELECT MAX(fed_at) AS fed, MAX(sent_at) AS sent FROM cycles');
+    const txns = await listTransactionCellsSince(db, cycles[0]!);
+    const byKey = new Map(txns.map((txn) => [`${txn.geoId}@${txn.cycleStart.getTime()}`, txn]));
+    const running = await listRunningSteps(db);
+    const failed = await listTroubledTransactions(db, 20);
+    const last = await lastFeedAndSend(db);
     const deadline = loaded.config.centre.cycle_deadline_minutes;
     return {
       hours: cycles.map(formatCycle),
@@ -60,19 +42,18 @@ export async function runStatus({ loaded, hours }: { loaded: LoadedConfig; hours
         enabled: geo.enabled,
         cells: cycles.map((cycle) => {
           const txn = byKey.get(`${geo.id}@${cycle.getTime()}`);
-          return { cycle: formatCycle(cycle), state: cellState(txn?.state, cycle, deadline, now), step: txn?.step ?? null, txnId: txn ? Number(txn.id) : null };
+          return { cycle: formatCycle(cycle), state: cellState(txn?.state, cycle, deadline, now), step: txn?.step ?? null, txnId: txn ? txn.id : null };
         }),
       })),
-      running: running.map((row) => ({
-        step: row.name, geo: row.geo ?? null, cycle: formatCycle(row.cycle_start), txnId: row.txn_id === null ? null : Number(row.txn_id),
-        host: row.lease_host, pid: row.lease_pid === null ? null : Number(row.lease_pid), elapsedSeconds: Number(row.elapsed ?? 0),
+      running: running.map((step) => ({
+        step: step.name, geo: step.geo, cycle: formatCycle(step.cycleStart), txnId: step.txnId, host: step.host, pid: step.pid, elapsedSeconds: step.elapsedSeconds,
       })),
-      failed: failed.map((row) => ({
-        txnId: Number(row.id), geo: row.geo, cycle: formatCycle(row.cycle_start), state: row.state, step: row.step, error: row.error,
-        attempts: Number(row.attempts ?? 0), nextRetryAt: row.next_retry ? (row.next_retry as Date).toISOString() : null, logPath: row.log_path,
+      failed: failed.map((txn) => ({
+        txnId: txn.id, geo: txn.geo, cycle: formatCycle(txn.cycleStart), state: txn.state, step: txn.step, error: txn.error,
+        attempts: txn.attempts, nextRetryAt: txn.nextRetryAt ? txn.nextRetryAt.toISOString() : null, logPath: txn.logPath,
       })),
-      lastFeed: last[0]?.fed ? (last[0].fed as Date).toISOString() : null,
-      lastSend: last[0]?.sent ? (last[0].sent as Date).toISOString() : null,
+      lastFeed: last.fedAt ? last.fedAt.toISOString() : null,
+      lastSend: last.sentAt ? last.sentAt.toISOString() : null,
     };
   });
 }
@@ -84,11 +65,13 @@ const colour: Record<CellState, (text: string) => string> = {
 export function describeStatus(result: StatusResult): string {
   const nameWidth = Math.max(4, ...result.geos.map((geo) => geo.name.length));
   const lines: string[] = [];
-  // Hour labels every 3 columns (2 characters each), so 24 hours fit 80 columns beside a 10-char GEO name.
-  const header = result.hours.map((hour, i) => (i % 3 === 0 ? hour.slice(11, 13).padEnd(6) : '')).join('');
-  lines.push(`${'UTC'.padEnd(nameWidth)}  ${header.trimEnd()}    (${result.hours[0]?.slice(0, 10)} .. ${result.hours.at(-1)})`);
+  // Every hour labelled, its two digits stacked above its cell (one character and a space per hour), so 24
+  // hours still fit 80 columns beside a 10-character GEO name and no column has to be counted.
+  const digit = (index: number) => result.hours.map((hour) => hour.slice(11 + index, 12 + index)).join(' ');
+  lines.push(`UTC hours ${result.hours[0] ?? ''} .. ${result.hours.at(-1) ?? ''}`);
+  lines.push(`${''.padEnd(nameWidth)}  ${digit(0)}`, `${''.padEnd(nameWidth)}  ${digit(1)}`);
   for (const geo of result.geos) {
-    const cells = geo.cells.map((cell) => colour[cell.state](cell.state === 'running' && cell.step ? cell.step[0]! : symbols[cell.state])).join(' ');
+    const cells = geo.cells.map((cell) => colour[cell.state](cellSymbol(cell.state, cell.step))).join(' ');
     lines.push(`${geo.name.padEnd(nameWidth)}  ${cells}${geo.enabled ? '' : '  (disabled)'}`);
   }
   if (result.geos.length === 0) lines.push('no GEOs yet: `ganymede geo add`');

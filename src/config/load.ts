@@ -243,7 +243,10 @@ export function requireSettings(loaded: LoadedConfig, keys: readonly string[], f
       const secret = secretKeys.find((candidate) => candidate === key);
       return secret ? `${key}: set ${key}_file or ${envNameOf(key)}` : `${key}: not set (config file or ${envNameOf(key)})`;
     }),
-    hint: 'see README, "Configuration"',
+    // Without a file, every setting looks "not set": say first that no file was read, and which one was looked for.
+    hint: loaded.path
+      ? `read ${loaded.path}; see README, "Configuration"`
+      : `no config file was read (${defaultConfigPath} does not exist and neither --config nor GANYMEDE_CONFIG names one); see README, "Configuration"`,
   });
 }
 

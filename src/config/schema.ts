@@ -36,6 +36,7 @@ export const secretKeys = [
   'centre.inbox_secret',
   'centre.inbox_temp_url_key',
   'feed.store_secret',
+  'archive.restore_password',
 ] as const;
 export type SecretKey = (typeof secretKeys)[number];
 
@@ -66,6 +67,14 @@ export const configSchema = z.strictObject({
       database: z.string().regex(/^[^\s./\\"$]{1,63}$/, 'a MongoDB database name').default('ganymede'),
       password_file: path.optional(),
       connect_timeout_ms: positiveInt.default(10_000),
+      /** Every warehouse write waits for this many members (journaled); the environment gives numbers as text. */
+      write_concern: z
+        .union([z.literal('majority'), positiveInt, z.string().regex(/^[1-9]\d*$/).transform(Number)], {
+          error: 'expected "majority" or a number of replica set members (1, 2, …)',
+        })
+        .default('majority'),
+      /** How long a write waits for write_concern before it fails as "unreachable" (and is retried). */
+      write_concern_timeout_ms: positiveInt.default(60_000),
     })
     .prefault({}),
   api: z
@@ -99,6 +108,8 @@ export const configSchema = z.strictObject({
       /** Events one GEO may store per minute; past it 429 with Retry-After. */
       max_events_per_geo_per_minute: positiveInt.max(1_000_000).default(1_200),
       request_timeout_ms: positiveInt.default(15_000),
+      /** How long a web console sign-in lasts, in hours, before the browser is asked for a token again. */
+      console_session_hours: z.number().positive().max(24 * 30).default(12),
     })
     .prefault({}),
   agent: z
@@ -131,6 +142,12 @@ export const configSchema = z.strictObject({
       /** For an s3:// inbox whose URL has no KEY_ID@. */
       inbox_access_key_id: z.string().optional(),
       work_dir: path.optional(),
+      /**
+       * How long `agent run` waits for a status API that is down (a deploy, a restart) before it gives up on
+       * opening its hour, and again before it keeps a delivered file's close for the next run. Never past the
+       * top of the next clock hour, when the next run may start. Minutes; fractions allowed, 0 waits not at all.
+       */
+      api_patience_minutes: z.number().min(0).max(60).default(20),
     })
     .prefault({}),
   centre: z
@@ -206,6 +223,7 @@ export const configSchema = z.strictObject({
       events_days: positiveInt.default(14),
       metrics_days: positiveInt.default(14),
       attempts_days: positiveInt.default(14),
+      change_log_days: positiveInt.default(30),
       batch_rows: positiveInt.max(100_000).default(5_000),
     })
     .prefault({}),
@@ -217,6 +235,12 @@ export const configSchema = z.strictObject({
       tick_max_age_minutes: positiveInt.default(5),
       disk_warning_percent: z.number().min(0).max(100).default(15),
       disk_critical_percent: z.number().min(0).max(100).default(5),
+      /** A GEO that has delivered nothing for this many hours past their deadline is CRITICAL (one hour: WARNING). */
+      geo_critical_hours: positiveInt.default(2),
+      /** How far back check and the alerts look for hours not delivered: bounds their queries. */
+      lookback_hours: positiveInt.max(24 * 31).default(24),
+      /** A GEO hour within lookback_hours whose schema differs from the GEO's hour before is a WARNING. */
+      warn_on_schema_change: z.boolean().default(false),
     })
     .prefault({}),
   feed: z
@@ -253,6 +277,8 @@ export const configSchema = z.strictObject({
       secret_file: path.optional(),
       /** For s3:// when the URL has no KEY_ID@. */
       access_key_id: z.string().optional(),
+      /** `archive restore --to mysql://…`: the password of that URL's user (or GANYMEDE_ARCHIVE_RESTORE_PASSWORD). */
+      restore_password_file: path.optional(),
       /** `archive prune`: every object for this many days, then the first of each day for daily_days. */
       hourly_days: positiveInt.default(14),
       daily_days: positiveInt.default(90),

@@ -22,8 +22,35 @@ export interface FeedFile {
   sha256: string;
 }
 
+/** A table of a GEO's delivery at this hour, and the collection it becomes (null: skipped, or only nested). */
+export interface FeedTableSchema {
+  table: string;
+  collection: string | null;
+  columns: Array<{ name: string; type: string }>;
+}
+
+/** What a GEO's Cloud Control schema was at this hour, as its delivery defined it. */
+export interface FeedGeoSchema {
+  geo: string;
+  /** The GEO's hour before with a recorded schema, the one `schemaChanges` compares with; null: none. */
+  previousCycle: string | null;
+  tables: FeedTableSchema[];
+}
+
+/** One difference from the GEO's hour before: table added or removed; column added, removed, retyped. */
+export interface FeedSchemaChange {
+  geo: string;
+  previousCycle: string;
+  change: 'table added' | 'table removed' | 'column added' | 'column removed' | 'column retyped';
+  table: string;
+  column?: string;
+  oldType?: string;
+  newType?: string;
+}
+
 export interface FeedManifest {
   format: 'ganymede-feed';
+  /** Still 1: `schemas` and `schemaChanges` were added beside the fields a version-1 reader knows. */
   version: 1;
   cycle: string;
   encoding: 'ndjson' | 'csv';
@@ -31,6 +58,10 @@ export interface FeedManifest {
   geos: string[];
   missingGeos: string[];
   files: FeedFile[];
+  /** Per fed GEO (those whose hour was loaded with schema recording), its tables with columns and MySQL types. */
+  schemas?: FeedGeoSchema[];
+  /** Every schema change of a fed GEO since its hour before; [] when none. */
+  schemaChanges?: FeedSchemaChange[];
 }
 
 export const feedManifestName = 'manifest.json';

@@ -1,8 +1,10 @@
 // Alert states for the webhook: the tick compares what is failing now with what was failing before, so
-// each failure is announced once when it starts and once when it recovers.
+// each failure is announced once when it starts and once when it recovers. Besides the failures read here,
+// the caller passes problems found elsewhere (the dead-man switch's silent GEOs, silent hours, dead hosts).
 import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 import { formatCycle } from '../cycle.js';
+import { insertedRow } from './upsert.js';
 
 export interface PendingAlert {
   key: string;
@@ -25,16 +27,21 @@ async function currentFailures(db: Db): Promise<Map<string, string>> {
   return failures;
 }
 
-/** Records what started or stopped failing since the last call; returns every alert not yet notified. */
-export async function updateAlerts(db: Db): Promise<PendingAlert[]> {
+/**
+ * Records what started or stopped failing since the last call, `also` (key → detail) counted as failing
+ * too; returns every alert not yet notified.
+ */
+export async function updateAlerts(db: Db, also: ReadonlyMap<string, string> = new Map()): Promise<PendingAlert[]> {
   const failures = await currentFailures(db);
+  for (const [key, detail] of also) failures.set(key, detail.slice(0, 1000));
   const [known] = await db.query<mysql.RowDataPacket[]>('SELECT alert_key, firing FROM alert_states');
   const firingBefore = new Set(known.filter((row) => Number(row.firing) === 1).map((row) => String(row.alert_key)));
   for (const [key, detail] of failures) {
     if (firingBefore.has(key)) continue;
+    const inserted = await insertedRow(db);
     await db.query(
-      `INSERT INTO alert_states (alert_key, firing, detail, changed_at, notified, attempts) VALUES (?, 1, ?, UTC_TIMESTAMP(3), 0, 0)
-       ON DUPLICATE KEY UPDATE firing = 1, detail = VALUES(detail), changed_at = VALUES(changed_at), notified = 0, attempts = 0`,
+      `INSERT INTO alert_states (alert_key, firing, detail, changed_at, notified, attempts) VALUES (?, 1, ?, UTC_TIMESTAMP(3), 0, 0)${inserted.alias}
+       ON DUPLICATE KEY UPDATE firing = 1, detail = ${inserted.value('detail')}, changed_at = ${inserted.value('changed_at')}, notified = 0, attempts = 0`,
       [key, detail],
     );
   }

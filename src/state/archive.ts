@@ -4,8 +4,10 @@
 import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 import { formatCycle } from '../cycle.js';
+import { insertedRow } from './upsert.js';
 
-export type ArchiveKind = 'ganymede-db' | 'agent-dump';
+/** agent-dump: a delivered file; superseded: one a forced re-delivery replaced; quarantined: a refused one (retired-deliveries.ts). */
+export type ArchiveKind = 'ganymede-db' | 'agent-dump' | 'superseded' | 'quarantined';
 
 export interface ArchiveRecord {
   id: number;
@@ -52,10 +54,11 @@ export async function startArchiveRecord(
   db: Db,
   record: { kind: ArchiveKind; sourceKey: string; txnId?: number | null; geoId?: number | null; cycleStart?: Date | null; storeUrl: string; objectKey: string },
 ): Promise<void> {
+  const inserted = await insertedRow(db);
   await db.query(
     `INSERT INTO archive_records (kind, source_key, txn_id, geo_id, cycle_start, store_url, object_key, state, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'uploading', UTC_TIMESTAMP(3))
-     ON DUPLICATE KEY UPDATE store_url = IF(state = 'archived', store_url, VALUES(store_url)), object_key = IF(state = 'archived', object_key, VALUES(object_key))`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'uploading', UTC_TIMESTAMP(3))${inserted.alias}
+     ON DUPLICATE KEY UPDATE store_url = IF(state = 'archived', store_url, ${inserted.value('store_url')}), object_key = IF(state = 'archived', object_key, ${inserted.value('object_key')})`,
     [record.kind, record.sourceKey, record.txnId ?? null, record.geoId ?? null, record.cycleStart ?? null, record.storeUrl, record.objectKey],
   );
 }
@@ -67,6 +70,17 @@ export async function finishArchiveRecord(db: Db, kind: ArchiveKind, sourceKey: 
     kind,
     sourceKey,
   ]);
+}
+
+/** When anything was last archived, or null if nothing ever was (for `check` and the metrics). */
+export async function lastArchivedAt(db: Db): Promise<Date | null> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>("SELECT MAX(archived_at) AS last FROM archive_records WHERE state = 'archived'");
+  return (rows[0]?.last as Date | null) ?? null;
+}
+
+/** Forgets a record that never became 'archived': its object was found to differ and was removed. */
+export async function dropUnfinishedArchiveRecord(db: Db, kind: ArchiveKind, sourceKey: string): Promise<void> {
+  await db.query(`DELETE FROM archive_records WHERE kind = ? AND source_key = ? AND state = 'uploading'`, [kind, sourceKey]);
 }
 
 export async function markArchivePruned(db: Db, id: number): Promise<void> {
@@ -95,13 +109,14 @@ export interface DumpToArchive {
   sha256: string;
 }
 
-/** Every delivered agent file with no finished archive record yet. */
+/** Every delivered agent file never archived (an object pruned past retention was archived: it is not taken again). */
 export async function agentDumpsToArchive(db: Db): Promise<DumpToArchive[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     `SELECT t.id, g.name AS geo, t.geo_id, t.cycle_start, t.delivery, t.file_name, t.file_size, t.file_sha256
      FROM transactions t JOIN geos g ON g.id = t.geo_id
      WHERE t.file_name IS NOT NULL AND t.delivered_at IS NOT NULL AND t.state NOT IN ('open', 'refused')
-       AND NOT EXISTS (SELECT 1 FROM archive_records a WHERE a.kind = 'agent-dump' AND a.source_key = CONCAT('txn:', t.id, ':d', t.delivery) AND a.state = 'archived')
+       AND NOT EXISTS (SELECT 1 FROM archive_records a WHERE a.kind IN ('agent-dump', 'superseded', 'quarantined')
+         AND a.source_key = CONCAT('txn:', t.id, ':d', t.delivery) AND a.state IN ('archived', 'pruned'))
      ORDER BY t.cycle_start, t.id`,
   );
   return rows.map((row) => ({
@@ -116,8 +131,16 @@ export async function agentDumpsToArchive(db: Db): Promise<DumpToArchive[]> {
   }));
 }
 
-/** A cheap fingerprint of the Ganymede schema's content, so an archive run with nothing new skips the dump. */
-export async function schemaFingerprint(db: Db, tables: string[]): Promise<string> {
+/**
+ * A cheap fingerprint of the Ganymede schema's content (`database`, every table but archive_records, which
+ * each archive run changes), so an archive run with nothing new skips the dump.
+ */
+export async function schemaFingerprint(db: Db, database: string): Promise<string> {
+  const [tableRows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' AND table_name <> 'archive_records' ORDER BY table_name",
+    [database],
+  );
+  const tables = tableRows.map((row) => String(row.name));
   const [rows] = await db.query<mysql.RowDataPacket[]>(`CHECKSUM TABLE ${tables.map((table) => `\`${table}\``).join(', ')}`);
   return rows.map((row) => `${String(row.Table).split('.').pop()}=${row.Checksum}`).join(';');
 }

@@ -1,9 +1,9 @@
 // The audit trail: who changed what, from where. One row per action that succeeded; rows are never
-// updated. The actor is the admin token, a GEO's token or an operating-system user at the CLI.
+// updated. The actor is the admin token, a GEO's token, a console viewer or an operating-system user at the CLI.
 import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 
-export type AuditActor = 'admin-token' | `geo:${string}` | `os:${string}`;
+export type AuditActor = 'admin-token' | `geo:${string}` | `viewer:${string}` | `os:${string}`;
 
 export interface AuditRecord {
   actor: AuditActor;
@@ -39,7 +39,7 @@ export interface AuditFilter {
   limit?: number | undefined;
 }
 
-const actorPattern = /^(admin-token|geo:[a-z0-9][a-z0-9_-]{0,31}|os:[^\s:]{1,64})$/;
+const actorPattern = /^(admin-token|(geo|viewer):[a-z0-9][a-z0-9_-]{0,31}|os:[^\s:]{1,64})$/;
 const maxDetailChars = 4000;
 const defaultLimit = 100;
 const maxLimit = 10_000;
@@ -49,7 +49,7 @@ const maxLimit = 10_000;
  * bug in the caller, not a user's mistake.
  */
 export async function recordAudit(db: Db | mysql.PoolConnection, record: AuditRecord, at?: Date): Promise<number> {
-  if (!actorPattern.test(record.actor)) throw new Error(`recordAudit: "${record.actor}" is not admin-token, geo:<name> or os:<user>`);
+  if (!actorPattern.test(record.actor)) throw new Error(`recordAudit: "${record.actor}" is not admin-token, geo:<name>, viewer:<name> or os:<user>`);
   if (!record.action || record.action.length > 64) throw new Error('recordAudit: the action must be 1-64 characters');
   const detail = record.detail === undefined ? null : typeof record.detail === 'string' ? record.detail : JSON.stringify(record.detail);
   const [result] = await db.query<mysql.ResultSetHeader>(

@@ -4,6 +4,7 @@
 import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 import { formatCycle } from '../cycle.js';
+import { insertedRow } from './upsert.js';
 
 export const cycleStates = ['collecting', 'ready', 'feeding', 'fed', 'sending', 'sent', 'failed', 'empty'] as const;
 export type CycleState = (typeof cycleStates)[number];
@@ -51,6 +52,36 @@ export async function listCycles(db: Db, options: { limit?: number; cycleStart?:
 
 export async function getCycle(db: Db, cycleStart: Date): Promise<Cycle | undefined> {
   return (await listCycles(db, { cycleStart, limit: 1 }))[0];
+}
+
+/**
+ * For `check`: hours past their deadline still collecting, each with the GEOs that delivered but are not in
+ * the warehouse yet (a GEO that delivered nothing is the dead-man switch's to report, src/alerts/dead-man.ts).
+ */
+export async function listLateCycles(db: Db, deadlineMinutes: number, now: Date): Promise<Array<{ cycle: string; waitingFor: string[] }>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT c.cycle_start, (SELECT GROUP_CONCAT(g.name ORDER BY g.name) FROM transactions t JOIN geos g ON g.id = t.geo_id
+         WHERE t.cycle_start = c.cycle_start AND g.enabled = 1 AND t.state IN ('delivered', 'processing') AND t.warehoused_at IS NULL) AS waiting
+     FROM cycles c WHERE c.state = 'collecting' AND c.cycle_start + INTERVAL ? MINUTE < ? ORDER BY c.cycle_start`,
+    [deadlineMinutes, now],
+  );
+  return rows.filter((row) => row.waiting).map((row) => ({ cycle: formatCycle(row.cycle_start as Date), waitingFor: String(row.waiting).split(',') }));
+}
+
+/** For `check`: hours of the last windowHours neither sent nor closed empty by their send deadline, oldest first. */
+export async function listUnsentCycles(db: Db, sendDeadlineMinutes: number, windowHours: number, now: Date): Promise<Array<{ cycle: string; state: CycleState }>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT cycle_start, state FROM cycles WHERE state NOT IN ('sent', 'empty') AND cycle_start + INTERVAL ? MINUTE < ? AND cycle_start > ? - INTERVAL ? HOUR ORDER BY cycle_start`,
+    [sendDeadlineMinutes, now, now, windowHours],
+  );
+  return rows.map((row) => ({ cycle: formatCycle(row.cycle_start as Date), state: row.state as CycleState }));
+}
+
+/** Where each of these hours stands (those with a cycle row), oldest first. */
+export async function cycleOutcomes(db: Db, cycleStarts: Date[]): Promise<Array<{ cycle: string; state: CycleState; error: string | null }>> {
+  if (cycleStarts.length === 0) return [];
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT cycle_start, state, error FROM cycles WHERE cycle_start IN (?) ORDER BY cycle_start', [cycleStarts]);
+  return rows.map((row) => ({ cycle: formatCycle(row.cycle_start as Date), state: row.state as CycleState, error: row.error as string | null }));
 }
 
 export interface CycleAdvance {
@@ -134,19 +165,41 @@ export interface FeedFileRecord {
   sha256: string;
   remotePath: string;
   sentAt: Date;
+  /** Rows in the file, as its manifest says; null for the manifest itself and for files sent before they were recorded. */
+  rows: number | null;
 }
 
 export async function listFeedFiles(db: Db, cycleStart: Date): Promise<FeedFileRecord[]> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM feed_files WHERE cycle_start = ? ORDER BY name', [cycleStart]);
-  return rows.map((row) => ({ name: row.name, size: Number(row.size), sha256: row.sha256, remotePath: row.remote_path, sentAt: row.sent_at }));
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT f.*, r.rows_count FROM feed_files f LEFT JOIN feed_file_rows r ON r.cycle_start = f.cycle_start AND r.name = f.name
+     WHERE f.cycle_start = ? ORDER BY f.name`,
+    [cycleStart],
+  );
+  return rows.map((row) => ({
+    name: row.name,
+    size: Number(row.size),
+    sha256: row.sha256,
+    remotePath: row.remote_path,
+    sentAt: row.sent_at,
+    rows: row.rows_count === null ? null : Number(row.rows_count),
+  }));
 }
 
-export async function recordFeedFile(db: Db, cycleStart: Date, file: Omit<FeedFileRecord, 'sentAt'>): Promise<void> {
+export async function recordFeedFile(db: Db, cycleStart: Date, file: Omit<FeedFileRecord, 'sentAt' | 'rows'> & { rows?: number | undefined }): Promise<void> {
+  const inserted = await insertedRow(db);
+  const value = inserted.value;
   await db.query(
-    `INSERT INTO feed_files (cycle_start, name, size, sha256, remote_path, sent_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))
-     ON DUPLICATE KEY UPDATE size = VALUES(size), sha256 = VALUES(sha256), remote_path = VALUES(remote_path), sent_at = VALUES(sent_at)`,
+    `INSERT INTO feed_files (cycle_start, name, size, sha256, remote_path, sent_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(3))${inserted.alias}
+     ON DUPLICATE KEY UPDATE size = ${value('size')}, sha256 = ${value('sha256')}, remote_path = ${value('remote_path')}, sent_at = ${value('sent_at')}`,
     [cycleStart, file.name, file.size, file.sha256, file.remotePath],
   );
+  if (file.rows !== undefined) {
+    await db.query(`INSERT INTO feed_file_rows (cycle_start, name, rows_count) VALUES (?, ?, ?)${inserted.alias} ON DUPLICATE KEY UPDATE rows_count = ${value('rows_count')}`, [
+      cycleStart,
+      file.name,
+      file.rows,
+    ]);
+  }
 }
 
 /** An operator forces a fed or sent cycle again: its feed or send step is due once more. */
@@ -157,4 +210,10 @@ export async function resetCycleStep(db: Db, cycleStart: Date, name: 'feed' | 's
     [cycleStart, name],
   );
   return result.affectedRows > 0;
+}
+
+/** When any hour was last fed and last sent; null for never. */
+export async function lastFeedAndSend(db: Db): Promise<{ fedAt: Date | null; sentAt: Date | null }> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT MAX(fed_at) AS fed, MAX(sent_at) AS sent FROM cycles');
+  return { fedAt: (rows[0]?.fed as Date | null | undefined) ?? null, sentAt: (rows[0]?.sent as Date | null | undefined) ?? null };
 }

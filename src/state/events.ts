@@ -98,3 +98,37 @@ export async function countRecentEvents(db: Db, geoId: number, source: string, w
   );
   return { count: Number(rows[0]!.n), oldestLeavesInMs: Math.max(0, Math.ceil(Number(rows[0]!.wait_us ?? 0) / 1000)) };
 }
+
+export interface AgentExtraction {
+  geo: string;
+  cycleStart: Date;
+  txnId: number;
+  /** From the agent's `opened` event to its `extracted` one, both on the agent's clock. */
+  ms: number;
+}
+
+/**
+ * How long each agent took to extract, seal and spool its hour, from the events it posted since `since`:
+ * each `extracted` event paired with the `opened` before it in the same transaction (a forced re-delivery
+ * has a pair of its own). The agent records no metric points; its events are what the centre has.
+ */
+export async function listAgentExtractions(db: Db, since: Date): Promise<AgentExtraction[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT e.txn_id, e.phase, e.at, t.cycle_start, g.name AS geo FROM events e
+       JOIN transactions t ON t.id = e.txn_id JOIN geos g ON g.id = t.geo_id
+     WHERE e.received_at >= ? AND e.source = 'agent' AND e.phase IN ('opened', 'extracted')
+     ORDER BY e.txn_id, e.at, e.id`,
+    [since],
+  );
+  const extractions: AgentExtraction[] = [];
+  let opened: { txnId: number; at: Date } | undefined;
+  for (const row of rows) {
+    const txnId = Number(row.txn_id);
+    if (row.phase === 'opened') opened = { txnId, at: row.at as Date };
+    else if (opened && opened.txnId === txnId) {
+      extractions.push({ geo: String(row.geo), cycleStart: row.cycle_start as Date, txnId, ms: (row.at as Date).getTime() - opened.at.getTime() });
+      opened = undefined;
+    }
+  }
+  return extractions;
+}

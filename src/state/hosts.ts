@@ -107,12 +107,16 @@ export async function countHosts(db: Db, deadAfterMs: number): Promise<{ alive: 
 export type ForgetOutcome = { kind: 'forgotten' } | { kind: 'alive'; lastSeenAgoMs: number } | { kind: 'not-found' };
 
 /** Removes a dead host's row; a live one stays (the condition is in the DELETE, so a heartbeat racing it wins). */
-export async function forgetHost(db: Db, name: string, deadAfterMs: number): Promise<ForgetOutcome> {
-  const [deleted] = await db.query<mysql.ResultSetHeader>('DELETE FROM hosts WHERE name = ? AND last_seen_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND', [
-    name,
-    deadAfterMs * 1000,
-  ]);
-  if (deleted.affectedRows > 0) return { kind: 'forgotten' };
+/** With dryRun, the outcome a forget would have now ('forgotten': the host is dead), nothing deleted. */
+export async function forgetHost(db: Db, name: string, deadAfterMs: number, options: { dryRun?: boolean } = {}): Promise<ForgetOutcome> {
+  const dead = 'name = ? AND last_seen_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND';
+  if (options.dryRun) {
+    const [found] = await db.query<mysql.RowDataPacket[]>(`SELECT 1 FROM hosts WHERE ${dead}`, [name, deadAfterMs * 1000]);
+    if (found.length > 0) return { kind: 'forgotten' };
+  } else {
+    const [deleted] = await db.query<mysql.ResultSetHeader>(`DELETE FROM hosts WHERE ${dead}`, [name, deadAfterMs * 1000]);
+    if (deleted.affectedRows > 0) return { kind: 'forgotten' };
+  }
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     'SELECT GREATEST(0, TIMESTAMPDIFF(MICROSECOND, last_seen_at, UTC_TIMESTAMP(3)) DIV 1000) AS ago_ms FROM hosts WHERE name = ?',
     [name],

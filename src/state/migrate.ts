@@ -29,6 +29,23 @@ export async function readSchemaVersion(db: Queryable): Promise<number> {
   }
 }
 
+/** Selects `database` on the connection if the server has it; false (nothing selected) when it does not. */
+export async function useDatabaseIfExists(connection: mysql.Connection, database: string): Promise<boolean> {
+  const [found] = await connection.query<mysql.RowDataPacket[]>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+  if (found.length === 0) return false;
+  await connection.query(`USE \`${database}\``);
+  return true;
+}
+
+/** Creates `database` when it is missing and selects it; true when it was created. */
+export async function createDatabaseIfMissing(connection: mysql.Connection, database: string): Promise<boolean> {
+  const [result] = await connection.query<mysql.ResultSetHeader>(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  // MySQL reports 1 affected row when it created the database and 0 with a warning when it existed.
+  const created = result.affectedRows === 1;
+  await connection.query(`USE \`${database}\``);
+  return created;
+}
+
 /** Lock names are server-wide and at most 64 characters: one per database. */
 function lockName(database: string): string {
   return `ganymede.migrate.${createHash('sha1').update(database).digest('hex').slice(0, 24)}`;
@@ -38,6 +55,17 @@ export interface MigrateResult {
   from: number;
   to: number;
   applied: Array<Pick<Migration, 'version' | 'name'>>;
+}
+
+/** The migrations a database at schema version `from` lacks, in the order they are applied. */
+function migrationsAfter(from: number) {
+  return migrations.filter((candidate) => candidate.version > from).sort((a, b) => a.version - b.version);
+}
+
+/** The migrations `migrate` would apply to a database at schema version `from` (0: a new one). */
+export function pendingMigrations(from: number): MigrateResult {
+  const applied = migrationsAfter(from).map(({ version, name }) => ({ version, name }));
+  return { from, to: applied.at(-1)?.version ?? from, applied };
 }
 
 /** Runs on one connection: named locks belong to a session. `database` must exist and be selected. */
@@ -50,7 +78,7 @@ export async function migrate(connection: mysql.Connection, database: string): P
     await connection.query(createMigrationsTable);
     const from = await readSchemaVersion(connection);
     const applied: MigrateResult['applied'] = [];
-    for (const migration of migrations.filter((candidate) => candidate.version > from).sort((a, b) => a.version - b.version)) {
+    for (const migration of migrationsAfter(from)) {
       for (const statement of migration.statements) await connection.query(statement);
       await connection.query('INSERT INTO schema_migrations (version, name, applied_at, applied_by) VALUES (?, ?, UTC_TIMESTAMP(3), ?)', [
         migration.version,

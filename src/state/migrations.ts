@@ -294,4 +294,124 @@ export const migrations: Migration[] = [
       ),
     ],
   },
+  {
+    version: 9,
+    name: 'metric_totals: cumulative counters and histogram buckets behind /metrics, which purge never lowers',
+    statements: [
+      // One row per exposed sample (a histogram's _bucket per le, its _sum, its _count; a counter), added to
+      // by every worker and read alike by every API host. Starts at zero rather than from metric_points:
+      // a backfill would count twice if the migration ran again, and Prometheus takes a new series from 0.
+      // Labels compare byte for byte: under the table's case-insensitive collation GEO "a" and "A" would share a row.
+      table(
+        'metric_totals',
+        `  name VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  labels VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  le VARCHAR(16) CHARACTER SET ascii NOT NULL DEFAULT '',
+  value DOUBLE NOT NULL,
+  PRIMARY KEY (name, labels, le)`,
+      ),
+    ],
+  },
+  {
+    version: 10,
+    name: 'retired deliveries: a file superseded by a forced re-delivery, or refused and quarantined, kept on record until archived and removed',
+    statements: [
+      // transactions keeps only the current delivery's file: a forced re-delivery blanks it, and a refused
+      // one's file is no longer in the inbox. Shared by every central host, so any of them archives and
+      // removes these files; `location` is `<geo>/<name>` below the inbox (superseded) or the quarantine.
+      table(
+        'retired_deliveries',
+        `  txn_id BIGINT UNSIGNED NOT NULL,
+  delivery INT UNSIGNED NOT NULL,
+  geo_id INT UNSIGNED NOT NULL,
+  cycle_start DATETIME NOT NULL,
+  file_name VARCHAR(191) NOT NULL,
+  file_size BIGINT UNSIGNED NOT NULL,
+  file_sha256 CHAR(64) CHARACTER SET ascii NOT NULL,
+  reason VARCHAR(16) NOT NULL,
+  location VARCHAR(255) NOT NULL,
+  retired_at DATETIME(3) NOT NULL,
+  removed_at DATETIME(3) NULL,
+  PRIMARY KEY (txn_id, delivery),
+  KEY ix_retired_deliveries_removed (removed_at)`,
+      ),
+      // Files refused and quarantined before this version, found by the path their refusal names (a
+      // quarantined file keeps its name, or gets `.txn-<id>-d<delivery>` after it); runs again harmlessly.
+      `INSERT IGNORE INTO retired_deliveries (txn_id, delivery, geo_id, cycle_start, file_name, file_size, file_sha256, reason, location, retired_at)
+       SELECT t.id, t.delivery, t.geo_id, t.cycle_start, t.file_name, t.file_size, t.file_sha256, 'quarantined',
+              CONCAT(g.name, '/', SUBSTRING_INDEX(t.error, '/', -1)), t.updated_at
+       FROM transactions t JOIN geos g ON g.id = t.geo_id
+       WHERE t.state = 'refused' AND t.file_name IS NOT NULL AND t.file_size IS NOT NULL AND t.file_sha256 IS NOT NULL
+         AND t.error LIKE '%moved to %' AND LEFT(SUBSTRING_INDEX(t.error, '/', -1), CHAR_LENGTH(t.file_name)) = t.file_name`,
+    ],
+  },
+  {
+    version: 11,
+    name: 'geo schemas: the tables and column types of each GEO hour as loaded, and what changed since the hour before',
+    statements: [
+      // One row per distinct schema (a GEO's schema rarely changes, so the hours share it), by its sha256.
+      table(
+        'schema_versions',
+        `  sha256 CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  tables_json MEDIUMTEXT NOT NULL,
+  created_at DATETIME(3) NOT NULL`,
+      ),
+      // changes_json: the schema changes from previous_cycle (the GEO's latest hour before this one with a
+      // recorded schema) to this hour; '[]' when none or when there is no earlier hour.
+      table(
+        'geo_schemas',
+        `  geo_id INT UNSIGNED NOT NULL,
+  cycle_start DATETIME NOT NULL,
+  schema_sha256 CHAR(64) CHARACTER SET ascii NOT NULL,
+  previous_cycle DATETIME NULL,
+  change_count INT UNSIGNED NOT NULL DEFAULT 0,
+  changes_json MEDIUMTEXT NOT NULL,
+  recorded_at DATETIME(3) NOT NULL,
+  PRIMARY KEY (geo_id, cycle_start),
+  KEY ix_geo_schemas_changes (cycle_start, change_count)`,
+      ),
+    ],
+  },
+  {
+    version: 12,
+    name: 'the web console: read-only viewer tokens, sign-in sessions, and the rows of each feed file sent',
+    statements: [
+      // Viewer tokens are stored as GEO tokens are: a SHA-256 of 256 random bits, never the token.
+      table(
+        'viewers',
+        `  id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(32) NOT NULL,
+  token_hash CHAR(64) CHARACTER SET ascii NOT NULL,
+  token_hint VARCHAR(16) NOT NULL,
+  created_at DATETIME(3) NOT NULL,
+  last_signed_in_at DATETIME(3) NULL,
+  UNIQUE KEY uq_viewers_name (name),
+  UNIQUE KEY uq_viewers_token_hash (token_hash)`,
+      ),
+      // In MySQL so that any API host behind a balancer accepts a session another made; only a hash of the
+      // session id is kept, so a read of this table signs nobody in. credential_tag ties an admin session to
+      // the admin token it was made with: a new admin token ends the old sessions.
+      table(
+        'console_sessions',
+        `  id_hash CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+  role VARCHAR(16) NOT NULL,
+  viewer_id INT UNSIGNED NULL,
+  credential_tag CHAR(16) CHARACTER SET ascii NULL,
+  csrf_secret CHAR(64) CHARACTER SET ascii NOT NULL,
+  source_address VARCHAR(45) NULL,
+  created_at DATETIME(3) NOT NULL,
+  expires_at DATETIME(3) NOT NULL,
+  KEY ix_console_sessions_viewer (viewer_id),
+  KEY ix_console_sessions_expires (expires_at)`,
+      ),
+      // A table beside feed_files rather than a column of it: CREATE TABLE IF NOT EXISTS runs again safely.
+      table(
+        'feed_file_rows',
+        `  cycle_start DATETIME NOT NULL,
+  name VARCHAR(191) NOT NULL,
+  rows_count BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (cycle_start, name)`,
+      ),
+    ],
+  },
 ];

@@ -3,6 +3,8 @@
 import type mysql from 'mysql2/promise';
 import { inTransaction, type Db } from './db.js';
 import { formatCycle } from '../cycle.js';
+import { isDeliveryFileOf } from '../inbox/delivery-name.js';
+import { recordSupersededDelivery } from './retired-deliveries.js';
 
 export const txnStates = ['open', 'agent_failed', 'delivered', 'processing', 'done', 'failed', 'refused', 'cancelled'] as const;
 export type TxnState = (typeof txnStates)[number];
@@ -58,6 +60,95 @@ export async function getTransaction(db: Db | mysql.Connection, id: number, forU
 export async function hasTransaction(db: Db, geoId: number, cycleStart: Date): Promise<boolean> {
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT 1 FROM transactions WHERE geo_id = ? AND cycle_start = ?', [geoId, cycleStart]);
   return rows.length > 0;
+}
+
+/** The state and current delivery of each transaction among `ids` that still exists. */
+export async function transactionStates(db: Db, ids: number[]): Promise<Map<number, { state: TxnState; delivery: number }>> {
+  if (ids.length === 0) return new Map();
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT id, state, delivery FROM transactions WHERE id IN (?)', [ids]);
+  return new Map(rows.map((row) => [Number(row.id), { state: row.state as TxnState, delivery: Number(row.delivery) }]));
+}
+
+/** A GEO's transactions: all of them, and those delivered but not in the warehouse yet (what a disable refuses). */
+export async function countGeoTransactions(db: Db, geoId: number): Promise<{ total: number; waiting: number }> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT COUNT(*) AS total, SUM(state IN ('delivered', 'processing') AND warehoused_at IS NULL) AS waiting FROM transactions WHERE geo_id = ?",
+    [geoId],
+  );
+  return { total: Number(rows[0]?.total ?? 0), waiting: Number(rows[0]?.waiting ?? 0) };
+}
+
+export interface TxnOutcome {
+  id: number;
+  geo: string;
+  cycle: string;
+  state: TxnState;
+  error: string | null;
+}
+
+/** Where each of these transactions stands, by id. */
+export async function transactionOutcomes(db: Db, ids: number[]): Promise<TxnOutcome[]> {
+  if (ids.length === 0) return [];
+  const [rows] = await db.query<mysql.RowDataPacket[]>(`${select} WHERE t.id IN (?) ORDER BY t.id`, [ids]);
+  return rows.map(toTransaction).map(({ id, geo, cycle, state, error }) => ({ id, geo, cycle, state, error }));
+}
+
+/** For `check`: the transactions of hours after `since` that failed or were refused, oldest first. */
+export async function listFailedTransactionsSince(db: Db, since: Date): Promise<Array<{ id: number; geo: string; state: TxnState }>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT t.id, g.name AS geo, t.state FROM transactions t JOIN geos g ON g.id = t.geo_id WHERE t.state IN ('failed', 'refused') AND t.cycle_start > ? ORDER BY t.id`,
+    [since],
+  );
+  return rows.map((row) => ({ id: Number(row.id), geo: String(row.geo), state: row.state as TxnState }));
+}
+
+/** Every transaction of the hours from `since` on, in no order: the cells of `status`'s GEO × hour matrix. */
+export async function listTransactionCellsSince(
+  db: Db,
+  since: Date,
+): Promise<Array<{ id: number; geoId: number; cycleStart: Date; state: TxnState; step: string | null }>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT id, geo_id, cycle_start, state, step FROM transactions WHERE cycle_start >= ?', [since]);
+  return rows.map((row) => ({ id: Number(row.id), geoId: Number(row.geo_id), cycleStart: row.cycle_start as Date, state: row.state as TxnState, step: row.step }));
+}
+
+export interface TroubledTransaction {
+  id: number;
+  geo: string;
+  cycleStart: Date;
+  state: TxnState;
+  step: string | null;
+  error: string | null;
+  /** Of its newest step. */
+  attempts: number;
+  /** When its step is retried, if it waits for a retry. */
+  nextRetryAt: Date | null;
+  /** Where its newest attempt's worker logged. */
+  logPath: string | null;
+}
+
+/** For `status`: the newest `limit` transactions that failed, were refused, or wait to retry a failed step. */
+export async function listTroubledTransactions(db: Db, limit = 20): Promise<TroubledTransaction[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT t.id, g.name AS geo, t.cycle_start, t.state, t.step, t.error,
+            (SELECT s.attempts FROM steps s WHERE s.txn_id = t.id ORDER BY s.id DESC LIMIT 1) AS attempts,
+            (SELECT s.next_run_at FROM steps s WHERE s.txn_id = t.id AND s.state = 'pending' ORDER BY s.id DESC LIMIT 1) AS next_retry,
+            (SELECT a.log_path FROM step_attempts a JOIN steps s ON s.id = a.step_id WHERE s.txn_id = t.id ORDER BY a.id DESC LIMIT 1) AS log_path
+     FROM transactions t JOIN geos g ON g.id = t.geo_id
+     WHERE t.state IN ('failed', 'refused', 'agent_failed') OR (t.state = 'processing' AND t.error IS NOT NULL) OR EXISTS
+       (SELECT 1 FROM steps s WHERE s.txn_id = t.id AND s.state = 'pending' AND s.last_error IS NOT NULL)
+     ORDER BY t.cycle_start DESC LIMIT ?`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id), geo: row.geo, cycleStart: row.cycle_start, state: row.state, step: row.step, error: row.error,
+    attempts: Number(row.attempts ?? 0), nextRetryAt: (row.next_retry as Date | null) || null, logPath: row.log_path,
+  }));
+}
+
+/** How many transactions are in each state (a state none is in is absent), by state. */
+export async function countTransactionsByState(db: Db): Promise<Array<{ state: TxnState; count: number }>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM transactions GROUP BY state ORDER BY state');
+  return rows.map((row) => ({ state: row.state as TxnState, count: Number(row.n) }));
 }
 
 export interface TxnFilter {
@@ -135,6 +226,8 @@ export async function openTransaction(db: Db, geoId: number, cycleStart: Date, o
     // A refused hour had a file and steps: the next file is a new delivery, so it gets steps of its own
     // and never takes the name of the refused one in quarantine.
     const newDelivery = txn.state === 'agent_failed' ? txn.delivery : txn.delivery + 1;
+    // The file of the delivery being replaced stays at the centre until archived: its record outlives this reset.
+    if (newDelivery !== txn.delivery) await recordSupersededDelivery(connection, txn);
     await connection.query(
       `UPDATE transactions SET state = 'open', step = NULL, error = NULL, delivery = ?, agent_host = ?,
          file_name = NULL, file_size = NULL, file_sha256 = NULL, delivered_at = NULL, warehoused_at = NULL, finished_at = NULL,
@@ -174,14 +267,33 @@ export function stepKey(txnId: number, delivery: number, step: string): string {
   return `txn:${txnId}:${delivery}:${step}`;
 }
 
-/** The agent delivered its file: the transaction waits for `decrypt`. Closing twice with the same file is a no-op. */
+/**
+ * The agent delivered its file: the transaction waits for `decrypt`. Closing twice with the same file is a
+ * no-op. A close may come late, kept by an agent that could not reach the API and sent by its next run, so
+ * it is taken only while the hour is still open for the delivery it names (decrypt then checks that the
+ * inbox holds that size and sha256, as for any close). Once the agent gave up on the hour (agent_failed), or
+ * the hour was closed with another file or opened again for a later delivery, it is refused, saying which.
+ */
 export async function closeTransaction(db: Db, txnId: number, file: DeliveredFile): Promise<CloseOutcome> {
   return inTransaction(db, async (connection) => {
     const txn = (await getTransaction(connection, txnId, true))!;
+    const conflict = (reason: string): CloseOutcome => ({ kind: 'conflict', txn, reason: `transaction ${txn.id} is ${txn.state}, not open: ${reason}` });
+    if (txn.state === 'agent_failed') {
+      return conflict(`its agent gave up on ${txn.cycle}, so a close for it is not taken; deliver the hour again (\`ganymede agent run --cycle ${txn.cycle}\` on the GEO)`);
+    }
     if (txn.state !== 'open') {
       const same = txn.file && txn.file.sha256 === file.sha256 && txn.file.size === file.size && txn.file.name === file.name;
-      if (same && txn.state !== 'agent_failed') return { kind: 'closed', txn };
-      return { kind: 'conflict', txn, reason: `transaction ${txn.id} is ${txn.state}, not open; open it again before closing` };
+      if (same) return { kind: 'closed', txn };
+      if (txn.file) return conflict(`it was closed with another file (${txn.file.name}, ${txn.file.size} bytes, sha256 ${txn.file.sha256.slice(0, 12)}…), so this close is not taken`);
+      return conflict('open it again before closing');
+    }
+    const named = namedDelivery(file.name, txn);
+    if (named !== undefined && named !== txn.delivery) {
+      return {
+        kind: 'conflict',
+        txn,
+        reason: `transaction ${txn.id} was opened again for delivery ${txn.delivery} since ${file.name} was delivered (delivery ${named}); that close is not taken, the hour waits for delivery ${txn.delivery}`,
+      };
     }
     await connection.query(
       `UPDATE transactions SET state = 'delivered', file_name = ?, file_size = ?, file_sha256 = ?, delivered_at = UTC_TIMESTAMP(3),
@@ -195,6 +307,12 @@ export async function closeTransaction(db: Db, txnId: number, file: DeliveredFil
     );
     return { kind: 'closed', txn: (await getTransaction(connection, txnId))! };
   });
+}
+
+/** The delivery number in `name` when it is the agent's name for a delivery of this GEO's hour. */
+function namedDelivery(name: string, txn: Transaction): number | undefined {
+  const delivery = Number(/_d(\d{1,9})\.tar\.(?:gz|zst)\.gpg$/.exec(name)?.[1]);
+  return Number.isSafeInteger(delivery) && isDeliveryFileOf(name, { ...txn, delivery }) ? delivery : undefined;
 }
 
 /** The agent gave up on this hour: it may open it again on its next run. */

@@ -9,7 +9,7 @@ export { backoffDelayMs, defaultRetry, isTransient, type RetryEvent, type RetryO
 
 export function withRetry(transport: Transport, options: RetryOptions = {}): Transport {
   const attempt = <T>(operation: string, call: () => Promise<T>) => retryTransient(`${transport.describe()}: ${operation}`, call, options);
-  return {
+  const wrapped: Transport = {
     // The source is a factory, so each attempt starts again from the first byte.
     put: (name: string, source: PutSource, putOptions?: PutOptions): Promise<PutResult> =>
       attempt(`put ${name}`, () => transport.put(name, source, putOptions)),
@@ -20,5 +20,13 @@ export function withRetry(transport: Transport, options: RetryOptions = {}): Tra
     remove: (name: string): Promise<void> => attempt(`remove ${name}`, () => transport.remove(name)),
     close: () => transport.close(),
     describe: () => transport.describe(),
+    unwrap: () => transport.unwrap?.() ?? transport,
   };
+  // Only where the store can: a wrapper that always had copyFrom would hide that it cannot.
+  const { copyFrom } = transport;
+  if (copyFrom) {
+    // A copy is one PUT (or parts and a manifest made again from the start): another try does no harm.
+    wrapped.copyFrom = (source, sourceName, name) => attempt(`copy ${sourceName} to ${name}`, () => copyFrom.call(transport, source, sourceName, name));
+  }
+  return wrapped;
 }

@@ -7,6 +7,7 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -17,6 +18,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { failedError } from '../errors.js';
@@ -140,6 +142,39 @@ export class S3Transport implements Transport {
     }
   }
 
+  /**
+   * A copy the store makes (CopyObject), when both stores are the same endpoint and region under the same
+   * access key: that key reads the source as it writes here. Up to part_bytes one CopyObject (S3 copies at
+   * most 5 GiB in one request); past it a multipart upload whose parts are ranges of the source
+   * (UploadPartCopy), as put() sends parts.
+   */
+  async copyFrom(source: Transport, sourceName: string, name: string): Promise<PutResult | undefined> {
+    const origin = source.unwrap?.() ?? source;
+    if (!(origin instanceof S3Transport) || !this.sharesStoreWith(origin)) return undefined;
+    const key = this.keyOf(checkName(name));
+    const sourceKey = origin.keyOf(checkName(sourceName));
+    const from = `${origin.describe()}/${sourceName}`;
+    let size: number;
+    try {
+      size = (await this.s3().send(new HeadObjectCommand({ Bucket: origin.options.bucket, Key: sourceKey }))).ContentLength ?? 0;
+    } catch (error) {
+      if (isNotFound(error)) throw failedError(`${origin.describe()}: there is no ${sourceName} to copy`, 'check the name, or whether it was removed');
+      throw s3Error(error, this.describe(), `look up ${from}`);
+    }
+    const partCount = Math.ceil(size / this.options.partBytes);
+    if (partCount > maxParts) return undefined;
+    // The key's `/`s stay: they separate nothing here but are what the key is.
+    const copySource = `${origin.options.bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
+    await this.ensureBucket();
+    try {
+      if (partCount <= 1) await this.s3().send(new CopyObjectCommand({ ...this.bucket(), Key: key, CopySource: copySource, ContentType: octetStream, MetadataDirective: 'REPLACE' }));
+      else await this.copyMultipart(key, copySource, size);
+    } catch (error) {
+      throw s3Error(error, this.describe(), `copy ${from} to ${name}`);
+    }
+    return { size };
+  }
+
   async close(): Promise<void> {
     this.client?.destroy();
     this.client = undefined;
@@ -165,6 +200,28 @@ export class S3Transport implements Transport {
       await quietly(() => this.s3().send(new AbortMultipartUploadCommand(upload)));
       throw error;
     }
+  }
+
+  private async copyMultipart(key: string, copySource: string, size: number): Promise<void> {
+    const created = await this.s3().send(new CreateMultipartUploadCommand({ ...this.bucket(), Key: key, ContentType: octetStream }));
+    const upload = { ...this.bucket(), Key: key, UploadId: created.UploadId };
+    try {
+      const parts: Array<{ ETag: string | undefined; PartNumber: number }> = [];
+      for (let first = 0, number = 1; first < size; first += this.options.partBytes, number++) {
+        const last = Math.min(first + this.options.partBytes, size) - 1;
+        const copied = await this.s3().send(new UploadPartCopyCommand({ ...upload, PartNumber: number, CopySource: copySource, CopySourceRange: `bytes=${first}-${last}` }));
+        parts.push({ ETag: copied.CopyPartResult?.ETag, PartNumber: number });
+      }
+      await this.s3().send(new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      await quietly(() => this.s3().send(new AbortMultipartUploadCommand(upload)));
+      throw error;
+    }
+  }
+
+  /** One endpoint, one region, one access key: a copy request here can read what `other` stores. */
+  private sharesStoreWith(other: S3Transport): boolean {
+    return other.options.endpoint === this.options.endpoint && other.options.region === this.options.region && other.options.accessKeyId === this.options.accessKeyId;
   }
 
   /** Creates the bucket on first use when it is not there; one that exists is left as it is. */

@@ -40,6 +40,11 @@ const listPageSize = 10_000;
 const maxSegments = 1_000;
 const octetStream = 'application/octet-stream';
 
+/** A segment as `?multipart-manifest=get` lists it: `name` is `/container/object`. */
+interface ManifestSegment {
+  name: string;
+}
+
 export class SwiftTransport implements Transport {
   private session: SwiftSession | undefined;
   private loggingIn: Promise<SwiftSession> | undefined;
@@ -138,6 +143,40 @@ export class SwiftTransport implements Transport {
     }
   }
 
+  /**
+   * A copy Swift makes (X-Copy-From), within one account: both logins must lead to the same storage URL.
+   * A Static Large Object (a large pre-signed upload) is copied as its content, never as its manifest: a
+   * copied manifest would still name the source's segments, which go when the source goes (and which a GEO
+   * holding their upload URLs could rewrite). One request copies at most segment_bytes: Swift copies no more
+   * than max_file_size (5 GiB by default) at once and answers only when it is done, which fetch waits for
+   * 5 minutes at most. Past it each range of segment_bytes is copied (X-Copy-From with Range) into
+   * `<container>_segments`, as put() stores segments, and a manifest of those is put.
+   */
+  async copyFrom(source: Transport, sourceName: string, name: string): Promise<PutResult | undefined> {
+    const origin = source.unwrap?.() ?? source;
+    if (!(origin instanceof SwiftTransport)) return undefined;
+    checkName(sourceName);
+    const objectName = this.objectName(checkName(name));
+    const [here, there] = await Promise.all([this.currentSession(), origin.currentSession()]);
+    if (here.storageUrl !== there.storageUrl) return undefined;
+    const sourcePath = origin.pathOf(origin.options.container, origin.objectName(sourceName));
+    const from = `${origin.describe()}/${sourceName}`;
+    const head = await this.call('HEAD', sourcePath, `look up ${from}`);
+    // Another user of the account, who may not read the source's container: each store's own login streams it.
+    if (head.status === 403) return undefined;
+    if (head.status === 404) throw failedError(`${origin.describe()}: there is no ${sourceName} to copy`, 'check the name, or whether it was removed');
+    if (!head.ok) throw await statusError(head, this.describe(), `look up ${from}`);
+    const size = Number(head.headers.get('content-length') ?? 0);
+    // More segments than a manifest takes: put() refuses it too, and says to raise segment_bytes.
+    if (Math.ceil(size / this.options.segmentBytes) > maxSegments) return undefined;
+    await this.ensureContainer(this.options.container);
+    const oldSegments = await this.segmentsOf(objectName, `look up ${name}`);
+    if (size > this.options.segmentBytes) await this.copyRanges(sourcePath, objectName, size, from);
+    else await this.copyObject(sourcePath, this.pathOf(this.options.container, objectName), `copy ${from} to ${name}`);
+    if (oldSegments.length > 0) await quietly(() => this.deleteSegments(oldSegments));
+    return { size };
+  }
+
   async close(): Promise<void> {
     // fetch() keeps no session open; forget the token so a later use logs in afresh.
     this.session = undefined;
@@ -171,6 +210,63 @@ export class SwiftTransport implements Transport {
     }
   }
 
+  /** Each range of segment_bytes of the source copied into a segment, then a manifest of them. */
+  private async copyRanges(sourcePath: string, objectName: string, size: number, from: string): Promise<void> {
+    const segmentBytes = this.options.segmentBytes;
+    const segmentContainer = `${this.options.container}_segments`;
+    await this.ensureContainer(segmentContainer);
+    const base = `${objectName}/slo/${Date.now()}-${randomBytes(4).toString('hex')}/${size}/${segmentBytes}`;
+    const count = Math.ceil(size / segmentBytes);
+    const manifest: Array<{ path: string; etag: string; size_bytes: number }> = [];
+    try {
+      for (let index = 0; index < count; index++) {
+        const segmentName = `${base}/${String(index).padStart(8, '0')}`;
+        const first = index * segmentBytes;
+        const last = Math.min(first + segmentBytes, size) - 1;
+        // Listed before the copy: one whose answer was lost is removed with the rest on failure.
+        const entry = { path: `/${segmentContainer}/${segmentName}`, etag: '', size_bytes: last - first + 1 };
+        manifest.push(entry);
+        const action = `copy segment ${index + 1} of ${count} of ${from}`;
+        entry.etag = await this.copyObject(sourcePath, this.pathOf(segmentContainer, segmentName), action, `bytes=${first}-${last}`);
+      }
+      // The large object's ETag is the MD5 of its segments' hex MD5s; sending it has the manifest checked too.
+      const etag = createHash('md5').update(manifest.map((segment) => segment.etag).join('')).digest('hex');
+      const response = await this.call('PUT', `${this.pathOf(this.options.container, objectName)}?multipart-manifest=put`, `store the manifest of the copy of ${from}`, {
+        headers: { 'Content-Type': octetStream, ETag: etag },
+        body: JSON.stringify(manifest),
+      });
+      if (!response.ok) throw await statusError(response, this.describe(), `store the manifest of the copy of ${from}`);
+      await response.arrayBuffer();
+    } catch (error) {
+      await quietly(() => this.deleteSegments(manifest.map((segment) => segment.path)));
+      throw error;
+    }
+  }
+
+  /**
+   * PUT with X-Copy-From (and Range, for a part): the proxy reads the source and writes the target. The
+   * answer's ETag is the MD5 of what was written.
+   */
+  private async copyObject(sourcePath: string, targetPath: string, action: string, range?: string): Promise<string> {
+    const headers: Record<string, string> = { 'X-Copy-From': `/${sourcePath}`, ...(range ? { Range: range } : {}) };
+    const response = await this.call('PUT', targetPath, action, { headers, body: '' });
+    if (!response.ok) throw await statusError(response, this.describe(), action);
+    await response.arrayBuffer();
+    return (response.headers.get('etag') ?? '').replace(/"/g, '');
+  }
+
+  /** The segments a Static Large Object's manifest lists (`?multipart-manifest=get`). */
+  private async manifestOf(path: string, what: string): Promise<ManifestSegment[]> {
+    const response = await this.call('GET', `${path}?multipart-manifest=get`, `read the manifest of ${what}`);
+    if (!response.ok) throw await statusError(response, this.describe(), `read the manifest of ${what}`);
+    // Replaced by a plain object since the HEAD: its content is no manifest, and is not read here.
+    if (response.headers.get('x-static-large-object')?.toLowerCase() !== 'true') {
+      await response.body?.cancel();
+      return [];
+    }
+    return (await response.json()) as ManifestSegment[];
+  }
+
   /** One streamed PUT of the reader's next `size` bytes, with their MD5 as ETag for the server to check. */
   private async upload(path: string, reader: PartReader, size: number, etag: string, name: string, action: string): Promise<void> {
     const session = await this.currentSession();
@@ -202,10 +298,7 @@ export class SwiftTransport implements Transport {
     const head = await this.call('HEAD', path, action);
     if (head.status === 404 || (head.ok && head.headers.get('x-static-large-object')?.toLowerCase() !== 'true')) return [];
     if (!head.ok) throw await statusError(head, this.describe(), action);
-    const response = await this.call('GET', `${path}?multipart-manifest=get`, action);
-    if (!response.ok) throw await statusError(response, this.describe(), action);
-    const manifest = (await response.json()) as Array<{ name: string }>;
-    return manifest.map((segment) => segment.name);
+    return (await this.manifestOf(path, objectName)).map((segment) => segment.name);
   }
 
   private async deleteSegments(paths: string[]): Promise<void> {

@@ -46,6 +46,16 @@ export interface Transport {
   close(): Promise<void>;
   /** Where this transport points, for messages: never a key, password or token. */
   describe(): string;
+  /**
+   * Stores `name` as a copy of `sourceName` in `source` that the store makes itself: no byte of it passes
+   * through this process. undefined when the two cannot (another kind of store, another server, account or
+   * key), and the caller streams get() into put() instead. The copy holds the source as it was when the
+   * store read it; a caller that needs particular bytes reads the copy back (the source may change, the
+   * copy only through this transport).
+   */
+  copyFrom?(source: Transport, sourceName: string, name: string): Promise<PutResult | undefined>;
+  /** The store itself under wrappers such as withRetry: what copyFrom recognises a source of its own kind by. */
+  unwrap?(): Transport;
 }
 
 export const partSuffix = '.part';

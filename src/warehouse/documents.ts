@@ -3,10 +3,12 @@
 // (the first one is busy streaming the parents).
 import type { Connection } from 'mysql2';
 import { failedError } from '../errors.js';
-import { convertValue, keyText, type ColumnInfo, type NoteSink } from './convert.js';
+import { keyText, type ColumnInfo, type NoteSink } from './convert.js';
+import { convertTyped, resolveColumnTypes, type BsonTypeName } from './column-types.js';
+import { escapeFieldName } from './field-names.js';
 import { canonicalText, contentHash } from './hash.js';
 import type { CollectionPlan, NestMapping, SourceTable } from './mappings.js';
-import { queryRaw, quoteIdentifier, type RawRow, type RowBatch } from './source.js';
+import { exactSelectFrom, queryRaw, quoteIdentifier, type RawRow, type RowBatch } from './source.js';
 import type { RowOccurrences } from './seen-keys.js';
 
 export interface BuiltDocument {
@@ -16,8 +18,6 @@ export interface BuiltDocument {
   hash: string;
 }
 
-/** Top-level names Ganymede writes itself; a column with one of them is stored as `<name>_`. */
-const reservedFields = new Set(['_id', 'geo', '_meta']);
 const rowHashIdChars = 22; // 132 bits of the sha256
 
 export interface DocumentBuilderOptions {
@@ -35,19 +35,23 @@ export interface DocumentBuilderOptions {
 interface Resolved {
   names: string[];
   keyIndexes: number[] | undefined;
+  /** The mapping's `types`, per result column. */
+  types: Array<BsonTypeName | undefined>;
 }
 
 export class DocumentBuilder {
   /** How `_id` is made, for the log: `primary key (id)`, `row hash`, … */
   keyRule = '';
   private resolved: Resolved | undefined;
+  /** Per nest, how its child rows are selected (read once: which columns are FLOAT). */
+  private readonly childSelects = new Map<NestMapping, Promise<string>>();
 
   constructor(private readonly options: DocumentBuilderOptions) {}
 
   async build(batch: RowBatch): Promise<BuiltDocument[]> {
     const { geo, plan, note } = this.options;
     const resolved = (this.resolved ??= this.resolve(batch.columns));
-    const docs = batch.rows.map((row) => rowObject(row, batch.columns, resolved.names, '', note));
+    const docs = batch.rows.map((row) => rowObject(row, batch.columns, resolved.names, '', note, resolved.types));
     let ids: string[];
     if (resolved.keyIndexes) {
       const keyIndexes = resolved.keyIndexes;
@@ -63,13 +67,18 @@ export class DocumentBuilder {
   }
 
   private resolve(columns: ColumnInfo[]): Resolved {
+    return { ...this.resolveKey(columns), types: resolveColumnTypes(this.options.plan.types, columns, this.options.plan.label) };
+  }
+
+  private resolveKey(columns: ColumnInfo[]): Omit<Resolved, 'types'> {
     const { plan, tables } = this.options;
     const raw = columns.map((column) => column.name);
     const duplicate = raw.find((name, index) => raw.indexOf(name) !== index);
     if (duplicate !== undefined) throw failedError(`${plan.label}: column ${duplicate} appears twice in the result`, 'give one of them an alias in the mapping\'s SQL');
-    const names = raw.map((name) => (reservedFields.has(name) ? `${name}_` : name));
-    const clash = names.find((name, index) => names.indexOf(name) !== index);
-    if (clash !== undefined) throw failedError(`${plan.label}: column ${clash} clashes with a renamed reserved column (${clash.slice(0, -1)})`, 'map the table with SQL that aliases one of them');
+    const names = raw.map((name) => escapeFieldName(name, { topLevel: true }));
+    // The escape is one-to-one, so this holds unless it is broken; a clash would silently drop a column.
+    const clash = names.findIndex((name, index) => names.indexOf(name) !== index);
+    if (clash >= 0) throw failedError(`${plan.label}: columns ${raw[names.indexOf(names[clash]!)]} and ${raw[clash]} would both be stored as field ${names[clash]}`, 'map the table with SQL that aliases one of them');
     const indexesOf = (key: string[], what: string) =>
       key.map((name) => {
         const index = raw.indexOf(name);
@@ -102,7 +111,8 @@ export class DocumentBuilder {
   private async attach(nests: NestMapping[], parents: Level, path: string): Promise<void> {
     for (const nest of nests) {
       const label = `${this.options.plan.label}: nested ${path}${nest.field}`;
-      if (parents.names.includes(nest.field)) throw failedError(`${label} has the name of a column`, 'choose another `field`');
+      const field = escapeFieldName(nest.field, { topLevel: path === '' });
+      if (parents.names.includes(field)) throw failedError(`${label} has the name of a column`, 'choose another `field`');
       const childColumns = Object.keys(nest.on);
       const parentIndexes = Object.values(nest.on).map((name) => {
         const index = parents.columns.findIndex((column) => column.name === name);
@@ -119,7 +129,7 @@ export class DocumentBuilder {
       const groups = tuples.size > 0 ? await this.readChildren(nest, childColumns, [...tuples.values()], label, `${path}${nest.field}.`) : new Map();
       parents.rows.forEach((row, index) => {
         const key = parentKey(row);
-        parents.docs[index]![nest.field] = (key === undefined ? undefined : groups.get(key)) ?? [];
+        parents.docs[index]![field] = (key === undefined ? undefined : groups.get(key)) ?? [];
       });
     }
   }
@@ -128,16 +138,20 @@ export class DocumentBuilder {
     const { schema, tables } = this.options;
     const table = nest.table === undefined ? undefined : tables.get(nest.table);
     if (nest.table !== undefined && !table) throw failedError(`${label}: table ${nest.table} is not in this schema`);
-    const from = table ? `${quoteIdentifier(schema)}.${quoteIdentifier(table.name)}` : `(${nest.sql!}) AS \`_ganymede_child\``;
+    const from = table ? `${quoteIdentifier(schema)}.${quoteIdentifier(table.name)}` : `(${nest.sql!}\n) AS \`_ganymede_child\``;
     const match = childColumns.length === 1
       ? `${quoteIdentifier(childColumns[0]!)} IN (${tuples.map((tuple) => tuple[0]).join(', ')})`
       : `(${childColumns.map(quoteIdentifier).join(', ')}) IN (${tuples.map((tuple) => `(${tuple.join(', ')})`).join(', ')})`;
     const order = nest.order_by ?? table?.key;
-    const sql = `SELECT * FROM ${from} WHERE ${match}${order ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : ''}`;
-    const result = await queryRaw(await this.options.childConnection(), sql);
-    const names = result.columns.map((column) => column.name);
+    const conn = await this.options.childConnection();
+    let select = this.childSelects.get(nest);
+    if (!select) this.childSelects.set(nest, (select = exactSelectFrom(conn, from)));
+    const sql = `${await select} WHERE ${match}${order ? ` ORDER BY ${order.map(quoteIdentifier).join(', ')}` : ''}`;
+    const result = await queryRaw(conn, sql);
+    const raw = result.columns.map((column) => column.name);
+    const names = raw.map((name) => escapeFieldName(name));
     const childIndexes = childColumns.map((name) => {
-      const index = names.indexOf(name);
+      const index = raw.indexOf(name);
       if (index < 0) throw failedError(`${label}: child column ${name} (in \`on\`) is not in the child's result`);
       return index;
     });
@@ -165,12 +179,10 @@ interface Level {
   names: string[];
 }
 
-function rowObject(row: RawRow, columns: ColumnInfo[], names: string[], path: string, note: NoteSink): Record<string, unknown> {
-  const doc: Record<string, unknown> = {};
-  columns.forEach((column, index) => {
-    doc[names[index]!] = convertValue(row[index]!, column, (name, what) => note(`${path}${name}`, what));
-  });
-  return doc;
+function rowObject(row: RawRow, columns: ColumnInfo[], names: string[], path: string, note: NoteSink, types?: Array<BsonTypeName | undefined>): Record<string, unknown> {
+  // fromEntries: a column named __proto__ stays a field instead of setting the prototype.
+  return Object.fromEntries(columns.map((column, index) =>
+    [names[index]!, convertTyped(row[index]!, column, types?.[index], (name, what) => note(`${path}${name}`, what))]));
 }
 
 /** A parent's value as an SQL literal: hex, so no escaping rule or sql_mode can alter it. */

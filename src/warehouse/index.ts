@@ -11,8 +11,10 @@ import type { ConversionNote } from './convert.js';
 import { DocumentBuilder } from './documents.js';
 import { parseMappings, planCollections, type CollectionPlan, type Mapping, type SourceTable } from './mappings.js';
 import { describeMongoError } from './mongo-errors.js';
-import { changeIndexes, changesCollection, claimCycle, ensureIndexes, finishCycle, stateIndexes } from './progress.js';
+import { changeIndexes, changesCollection, claimCycle, ensureIndexes, stateIndexes } from './progress.js';
+import { gridfsBucketName } from './oversize.js';
 import { listTables, prepareSession, selectSql, streamBatches } from './source.js';
+import { abandonUnplanned, dropUnappliedChanges } from './unfinished.js';
 import { CollectionWriter, type CheckpointPhase, type CollectionCounts } from './write.js';
 import { RowOccurrences, SeenKeys } from './seen-keys.js';
 
@@ -22,6 +24,7 @@ export type { ChangeDocument, StateDocument } from './write.js';
 export { changesCollection, progressCollection } from './progress.js';
 
 export const defaultBatchSize = 1000;
+export const defaultBatchBytes = 8 * 1024 * 1024;
 
 export interface EtlOptions {
   /** Opens a connection to the server holding `schema`. runEtl closes every connection it opens (a second one when a mapping nests). */
@@ -38,6 +41,8 @@ export interface EtlOptions {
   log?: (line: string) => void;
   /** Source rows per MongoDB round of lookups and writes. */
   batchSize?: number;
+  /** A round ends earlier once its rows hold this many bytes of cell data (default 8 MiB). */
+  batchBytes?: number;
   /**
    * Called wherever a crash must be survivable (after each change-log and state write); a worker renews
    * its lease here. What it throws aborts the run as it is.
@@ -100,6 +105,8 @@ export async function runEtl(options: EtlOptions): Promise<EtlResult> {
     const { plans, absent } = planCollections(tables, mappings);
     for (const table of absent) log(`table ${table} of a warehouse mapping is not in this delivery: its collection is left as it is`);
     let writeOps = await mongoCall(() => ensureIndexes(db.collection(changesCollection), changeIndexes), 'preparing the change log');
+    writeOps += await mongoCall(() => abandonUnplanned(db, geo, cycleStart, new Set(plans.map((plan) => plan.collection)), batchSize, log),
+      'closing the runs that never finished');
     let child: Promise<Connection> | undefined;
     const context: CollectionContext = { options, batchSize, main, childConnection: () => (child ??= open()), tables: new Map(tables.map((t) => [t.name, t])), log };
     const collections: EtlCollectionResult[] = [];
@@ -138,7 +145,7 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
   const { options, batchSize, log } = context;
   const { db, geo, cycleStart: cycle, schema } = options;
   const name = plan.collection;
-  const counts: CollectionCounts = { read: 0, inserted: 0, updated: 0, unchanged: 0, removed: 0, changesLogged: 0, newer: 0, writeOps: 0 };
+  const counts: CollectionCounts = { read: 0, inserted: 0, updated: 0, unchanged: 0, removed: 0, changesLogged: 0, newer: 0, writeOps: 0, oversize: 0, oversizeIds: [] };
   const result = (key: string, skipped?: string): EtlCollectionResult => ({ name, source: plan.label, key, ...counts, ...(skipped ? { skipped } : {}) });
 
   const claim = await mongoCall(() => claimCycle(db, geo, name, cycle), `recording the progress of collection ${name}`);
@@ -148,7 +155,13 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
     return result('', skipped);
   }
   counts.writeOps += claim.writes;
-  if (claim.unfinished) log(`${name}: cycle ${formatCycle(claim.unfinished)} did not finish for this GEO; changes are logged against what it wrote`);
+  if (claim.unfinished) {
+    const unfinished = claim.unfinished;
+    const dropped = await mongoCall(() => dropUnappliedChanges(db, geo, name, unfinished, batchSize), `cleaning the change log of collection ${name}`);
+    counts.writeOps += dropped;
+    log(`${name}: cycle ${formatCycle(unfinished)} did not finish for this GEO; changes are logged against what it wrote`
+      + (dropped > 0 ? `, and its ${dropped} change-log entr${dropped === 1 ? 'y' : 'ies'} never applied are removed` : ''));
+  }
   counts.writeOps += await mongoCall(() => ensureIndexes(db.collection(name), stateIndexes), `creating the indexes of collection ${name}`);
 
   const notes = new Map<string, number>();
@@ -161,23 +174,33 @@ async function etlCollection(plan: CollectionPlan, context: CollectionContext): 
   // The seen set lives on the second connection: the first is busy streaming the rows.
   const seen = await mysqlCall(async () => SeenKeys.create(await context.childConnection()), schema);
   const writer = new CollectionWriter({
-    db, collection: name, label: plan.label, geo, cycle, counts, seen,
+    db, collection: name, label: plan.label, geo, cycle, counts, seen, claim: claim.claim, afterUnfinished: claim.afterUnfinished,
     checkpoint: async (phase) => { await options.checkpoint?.({ collection: name, phase, read: counts.read, writeOps: counts.writeOps }); },
   });
   await mysqlCall(async () => {
-    for await (const batch of streamBatches(context.main, selectSql(plan, schema), batchSize)) {
+    for await (const batch of streamBatches(context.main, selectSql(plan, schema), batchSize, options.batchBytes ?? defaultBatchBytes)) {
       await writer.write(await builder.build(batch));
     }
     await writer.removeUnseen(batchSize);
+    await writer.sweepFiles(batchSize);
     await seen.drop();
     await (await occurrences)?.drop();
   }, schema);
-  counts.writeOps += await mongoCall(() => finishCycle(db, geo, name, cycle), `recording the progress of collection ${name}`);
+  counts.writeOps += await mongoCall(() => claim.claim.finish(), `recording the progress of collection ${name}`);
 
   for (const [what, rows] of notes) log(`${name}.${what} (${rows} value${rows === 1 ? '' : 's'})`);
+  if (counts.oversize > 0) log(`${name}: ${describeOversize(counts)}`);
   log(`${name} (${plan.label}, _id from ${builder.keyRule}): read ${counts.read}, created ${counts.inserted}, updated ${counts.updated}, `
     + `unchanged ${counts.unchanged}, removed ${counts.removed}; ${counts.writeOps} write ops`);
   return result(builder.keyRule);
+}
+
+/** `2 rows too large for one document, their largest fields stored in GridFS (_ganymede_fs): g1:1, g1:2`. */
+export function describeOversize({ oversize, oversizeIds }: Pick<CollectionCounts, 'oversize' | 'oversizeIds'>, maxIds = oversizeIds.length): string {
+  const named = oversizeIds.slice(0, maxIds);
+  const more = oversize > named.length ? ` and ${oversize - named.length} more` : '';
+  return `${oversize} row${oversize === 1 ? '' : 's'} too large for one document, their largest fields stored in GridFS (${gridfsBucketName}): `
+    + `${named.join(', ')}${more}`;
 }
 
 async function mongoCall<T>(call: () => Promise<T>, doing: string): Promise<T> {

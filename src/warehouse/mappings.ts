@@ -2,6 +2,7 @@
 // like the rest of the file) on top of the default of one collection per table. Rules: docs/warehouse.md.
 import { z } from 'zod';
 import { configError, failedError } from '../errors.js';
+import { bsonTypeNames, type BsonTypeName } from './bson-type-names.js';
 
 /** Rows of a child table (or SELECT) nested as an array field of each parent document. */
 export interface NestMapping {
@@ -28,6 +29,8 @@ export interface Mapping {
   nest?: NestMapping[];
   /** With `table` only: no collection for that table at all (not even the default one). */
   skip?: boolean;
+  /** Result column → the BSON type it is stored as, instead of the one its MySQL type gives (column-types.ts). */
+  types?: Record<string, BsonTypeName>;
 }
 
 /** Prefix of Ganymede's own collections (change log, progress): no mapping may use it. */
@@ -79,6 +82,7 @@ export const mappingSchema: z.ZodType<Mapping> = z
     key: columnList.optional(),
     nest: z.array(nestMappingSchema).optional(),
     skip: z.boolean().optional(),
+    types: z.record(name, z.enum(bsonTypeNames)).optional(),
   })
   .superRefine((value, ctx) => {
     if (value.skip) {
@@ -122,6 +126,8 @@ export interface CollectionPlan {
   /** Explicit key columns; undefined: the key of `table`, or the row-hash rule. */
   key?: string[];
   nest: NestMapping[];
+  /** The mapping's `types`: result column → BSON type. */
+  types?: Record<string, BsonTypeName>;
 }
 
 /**
@@ -141,9 +147,9 @@ export function planCollections(tables: SourceTable[], mappings: Mapping[]): { p
         absent.push(mapping.table);
         continue;
       }
-      plans.push({ collection: mapping.collection ?? table.name, label: `table ${table.name}`, table, key: mapping.key, nest: mapping.nest ?? [] });
+      plans.push({ collection: mapping.collection ?? table.name, label: `table ${table.name}`, table, key: mapping.key, nest: mapping.nest ?? [], types: mapping.types });
     } else {
-      plans.push({ collection: mapping.collection!, label: `mapping ${mapping.collection!}`, sql: mapping.sql!, key: mapping.key, nest: mapping.nest ?? [] });
+      plans.push({ collection: mapping.collection!, label: `mapping ${mapping.collection!}`, sql: mapping.sql!, key: mapping.key, nest: mapping.nest ?? [], types: mapping.types });
     }
   }
   for (const table of tables) {

@@ -1,6 +1,8 @@
 // Reading the transaction schema: its tables and their keys from information_schema, and rows as raw
 // bytes (every cell through typeCast → buffer) with the result's column definitions, streamed with
 // backpressure: while a batch is being written to MongoDB, the connection stops reading its socket.
+// FLOAT columns are read as `col * 1e0`: the text protocol prints a FLOAT with 6 significant digits
+// (16777216 → 16777200), but the double it widens to exactly with the digits that read back as that double.
 import type { Connection, FieldPacket, QueryError } from 'mysql2';
 import { describeColumn, type ColumnInfo, type RawValue } from './convert.js';
 import type { SourceTable } from './mappings.js';
@@ -43,21 +45,72 @@ export function queryRaw(conn: Connection, sql: string, values: unknown[] = []):
       error ? reject(error) : resolve({ columns: (fields ?? []).map(describeColumn), rows: rows as RawRow[] })));
 }
 
-/** Rows of `sql` in batches of up to `batchSize`; the next batch is read only when the caller asks. */
-export async function* streamBatches(conn: Connection, sql: string, batchSize: number): AsyncGenerator<RowBatch> {
+/** The result columns of `sql`, from the server's metadata for it as a prepared statement (not run). */
+function probeColumns(conn: Connection, sql: string): Promise<ColumnInfo[]> {
+  return new Promise((resolve, reject) =>
+    conn.prepare(sql, (error, statement) => {
+      if (error) return reject(error);
+      conn.unprepare(sql);
+      // mysql2 keeps the column definitions of the prepare response; its typings leave them out.
+      resolve(((statement as { columns?: FieldPacket[] }).columns ?? []).map(describeColumn));
+    }));
+}
+
+/**
+ * The select list reading every column of `columns` exactly: FLOAT as a double (not CAST AS DOUBLE, which
+ * MySQL has only since 8.0.17; `* 1e0` keeps a negative zero). Undefined when `*` already reads them exactly,
+ * or when a name repeats (the document builder names it better than the server's "Duplicate column name").
+ */
+function exactList(columns: ColumnInfo[]): string | undefined {
+  if (!columns.some((column) => column.kind === 'float')) return undefined;
+  const names = columns.map((column) => column.name);
+  if (new Set(names).size !== names.length) return undefined;
+  return columns.map(({ name, kind }) => (kind === 'float' ? `${quoteIdentifier(name)} * 1e0 AS ${quoteIdentifier(name)}` : quoteIdentifier(name))).join(', ');
+}
+
+/** `SELECT` + what reads `from` exactly: `*`, or a list that reads its FLOAT columns as doubles. */
+export async function exactSelectFrom(conn: Connection, from: string): Promise<string> {
+  return `SELECT ${exactList(await probeColumns(conn, `SELECT * FROM ${from}`)) ?? '*'} FROM ${from}`;
+}
+
+/** What a collection reads: a table of the schema, or a mapping's own SQL. */
+export type SourceQuery = { from: string; sql?: undefined } | { sql: string; from?: undefined };
+
+/** Rows of the query in batches of up to `batchSize`; the next batch is read only when the caller asks. */
+/**
+ * The query's rows, `batchSize` at a time, or fewer once a batch holds `batchBytes` of cell data: a
+ * thousand rows of large BLOBs would otherwise be one bulk write of gigabytes held in memory.
+ */
+export async function* streamBatches(conn: Connection, query: SourceQuery, batchSize: number, batchBytes = Infinity): AsyncGenerator<RowBatch> {
+  let sql: string;
+  let origins: ColumnInfo[] | undefined;
+  if (query.from !== undefined) {
+    sql = await exactSelectFrom(conn, query.from);
+  } else {
+    // Wrapped only when a FLOAT needs it: the wrapper hides where each column comes from (the key of an
+    // SQL mapping over one table is found by that), so the origins are taken from the unwrapped SQL.
+    const columns = await probeColumns(conn, query.sql);
+    const list = exactList(columns);
+    sql = list === undefined ? query.sql : `SELECT ${list} FROM (${query.sql}\n) AS \`_ganymede_exact\``;
+    if (list !== undefined) origins = columns;
+  }
   let columns: ColumnInfo[] = [];
   const stream = conn.query({ sql, ...rawCells } as never).stream({ highWaterMark: streamHighWaterMarkRows });
   stream.on('fields', (fields: FieldPacket[]) => {
     columns = fields.map(describeColumn);
+    if (origins) columns = columns.map((column, index) => ({ ...column, orgTable: origins![index]!.orgTable, orgName: origins![index]!.orgName }));
   });
   let rows: RawRow[] = [];
+  let bytes = 0;
   let any = false;
   for await (const row of stream) {
     rows.push(row as RawRow);
+    for (const cell of row as RawRow) bytes += cell?.length ?? 0;
     any = true;
-    if (rows.length >= batchSize) {
+    if (rows.length >= batchSize || bytes >= batchBytes) {
       yield { columns, rows };
       rows = [];
+      bytes = 0;
     }
   }
   if (rows.length > 0 || !any) yield { columns, rows };
@@ -93,7 +146,7 @@ export async function listTables(conn: Connection, schema: string): Promise<Sour
   });
 }
 
-/** `SELECT * FROM` a table of the schema, or the mapping's own SQL. */
-export function selectSql(source: { table?: SourceTable; sql?: string }, schema: string): string {
-  return source.table ? `SELECT * FROM ${quoteIdentifier(schema)}.${quoteIdentifier(source.table.name)}` : source.sql!;
+/** A table of the schema (read whole), or the mapping's own SQL. */
+export function selectSql(source: { table?: SourceTable; sql?: string }, schema: string): SourceQuery {
+  return source.table ? { from: `${quoteIdentifier(schema)}.${quoteIdentifier(source.table.name)}` } : { sql: source.sql! };
 }

@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { configError, failedError, refusedError } from '../errors.js';
 import { openDeliveryFile, quarantineDelivery, refuseIfGeoDisabled } from '../inbox/delivery.js';
-import type { DeliverySource } from '../pipeline/delivery-reader.js';
-import { unpackLimit } from '../pipeline/unpack-limits.js';
+import type { DeliverySource } from '../load/delivery-reader.js';
+import { unpackLimit } from '../load/unpack-limits.js';
 import { listCentreKeys } from '../state/centre-keys.js';
 import { signingKeysForDelivery, type Geo } from '../state/geos.js';
 import { InboxRefusal, type InboxFile } from './inbox-file.js';
@@ -28,7 +28,7 @@ export async function quarantine(context: StepContext, reason: string): Promise<
   const hint = 'the agent may deliver the hour again (agent run --cycle … --force)';
   let to;
   try {
-    to = await quarantineDelivery(context.loaded, context.txn, context.log);
+    to = await quarantineDelivery(context.loaded, context.db, context.txn, context.log);
   } catch (error) {
     if (!(error instanceof InboxRefusal)) throw error;
     // The GEO's directory is a link: nothing in it is touched, the transaction is refused all the same.

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { requireSettings } from '../config/load.js';
 import { formatCycle, parseCycle } from '../cycle.js';
-import { GanymedeError, alreadyRunning, failedError, messageOf, nothingToDo, usageError } from '../errors.js';
+import { GanymedeError, alreadyRunning, failedError, messageOf, nothingToDo, usageError, notFoundError } from '../errors.js';
 import { ExitCode } from '../exit-codes.js';
 import { createLogger, recentLogLines, type Logger } from '../log.js';
 import { recordAttemptLog } from '../state/attempt-logs.js';
@@ -14,7 +14,10 @@ import { recordEvents, type StatusEvent } from '../state/events.js';
 import { recordMetrics } from '../state/metrics.js';
 import { heartbeatOrWarn } from '../state/hosts.js';
 import { ganymedeVersion } from '../self.js';
-import { claimStepByHand, failStep, findCycleStep, findTxnStep, finishStep, getStep, renewLease, type Step, type StepName, type StepOutcome } from '../state/steps.js';
+import { claimStepByHand } from '../state/step-claims.js';
+import { renewLease } from '../state/step-leases.js';
+import { failStep, finishStep, type StepOutcome } from '../state/step-outcomes.js';
+import { findCycleStep, findTxnStep, getStep, type Step, type StepName } from '../state/steps.js';
 import { getTransaction, type Transaction } from '../state/transactions.js';
 import { refuseIfGeoDisabled } from '../inbox/delivery.js';
 
@@ -37,6 +40,8 @@ export interface CycleStepContext extends BaseContext {
   cycleStart: Date;
   cycle: string;
   force: boolean;
+  /** feed --force --rebuild: an hour already sent is built again from the warehouse as it is now. */
+  rebuild: boolean;
 }
 
 interface Common {
@@ -49,6 +54,13 @@ interface Common {
 
 export interface WorkerStepResult extends StepOutcome {
   step: StepName;
+}
+
+/** A step run by hand: what it did, in one line. */
+export function describeWorkerStep(result: WorkerStepResult & { txnId?: number; cycle?: string }): string {
+  const of = result.txnId === undefined ? `cycle ${result.cycle ?? '?'}` : `transaction ${result.txnId}`;
+  const figures = [result.rows === undefined ? '' : `${result.rows} rows`, result.bytes === undefined ? '' : `${result.bytes} bytes`].filter(Boolean);
+  return `${result.step} of ${of}: done${figures.length ? `, ${figures.join(', ')}` : ''}`;
 }
 
 /** How long work may take to wind down once told to stop: a zstd child to exit, a staging dir to go. */
@@ -77,7 +89,7 @@ export function settleOrStop<T>(work: Promise<T>, signal: AbortSignal | undefine
 export async function runWorkerStep(options: Common & { txnId: number }, work: (context: StepContext) => Promise<StepOutcome>): Promise<WorkerStepResult> {
   return withDb(options, async (db) => {
     const txn = await getTransaction(db, options.txnId);
-    if (!txn) throw usageError(`no transaction ${options.txnId}`, 'see `ganymede txn list`');
+    if (!txn) throw notFoundError(`no transaction ${options.txnId}`, 'see `ganymede txn list`');
     const step = await findTxnStep(db, txn.id, options.step);
     if (!step) throw usageError(`transaction ${txn.id} has no ${options.step} step (it is ${txn.state}${txn.step ? `, at ${txn.step}` : ''})`);
     const log = createLogger(`worker ${options.step}`, { txn: txn.id, geo: txn.geo, cycle: txn.cycle });
@@ -92,7 +104,7 @@ export async function runWorkerStep(options: Common & { txnId: number }, work: (
 }
 
 export async function runCycleStep(
-  options: Common & { cycle: string; force?: boolean | undefined },
+  options: Common & { cycle: string; force?: boolean | undefined; rebuild?: boolean | undefined },
   work: (context: CycleStepContext) => Promise<StepOutcome>,
 ): Promise<WorkerStepResult> {
   const cycleStart = parseCycle(options.cycle);
@@ -103,9 +115,58 @@ export async function runCycleStep(
     if (!step) throw usageError(`cycle ${cycle} has no ${options.step} step yet`, 'see `ganymede cycle show`; it is created when every GEO of the hour is in the warehouse');
     const log = createLogger(`worker ${options.step}`, { cycle });
     return holdAndRun(options, db, step, `${options.step} of cycle ${cycle}`, log, { txnId: null, geoId: null }, (base) =>
-      work({ ...base, cycleStart, cycle, force: options.force ?? false }),
+      work({ ...base, cycleStart, cycle, force: options.force ?? false, rebuild: options.rebuild ?? false }),
     );
   });
+}
+
+export interface WorkerStepPlan {
+  dryRun: true;
+  step: StepName;
+  txnId?: number;
+  cycle?: string;
+  /** The step's state now; by hand, a pending or failed step is run at once. */
+  state: string;
+  attempt: number;
+}
+
+/**
+ * `--dry-run`: what `worker <step>` by hand would do now, read without claiming anything: run the step (its
+ * next attempt), or exit as the real run would (already running: 11, nothing to do: 10).
+ */
+export async function planWorkerStep(options: Common & ({ txnId: number } | { cycle: string })): Promise<WorkerStepPlan> {
+  return withDb(options, async (db) => {
+    let step: Step | undefined;
+    let what: string;
+    let target: { txnId: number } | { cycle: string };
+    let txnState: string | undefined;
+    if ('txnId' in options) {
+      const txn = await getTransaction(db, options.txnId);
+      if (!txn) throw notFoundError(`no transaction ${options.txnId}`, 'see `ganymede txn list`');
+      step = await findTxnStep(db, txn.id, options.step);
+      if (!step) throw usageError(`transaction ${txn.id} has no ${options.step} step (it is ${txn.state}${txn.step ? `, at ${txn.step}` : ''})`);
+      what = `${options.step} of transaction ${txn.id}`;
+      target = { txnId: txn.id };
+      txnState = txn.state;
+    } else {
+      const cycleStart = parseCycle(options.cycle);
+      if (!cycleStart) throw usageError(`--cycle ${options.cycle}: not a UTC hour`, 'write it as YYYY-MM-DDTHH, e.g. 2026-11-24T20');
+      step = await findCycleStep(db, cycleStart, options.step);
+      if (!step) throw usageError(`cycle ${formatCycle(cycleStart)} has no ${options.step} step yet`, 'see `ganymede cycle show`; it is created when every GEO of the hour is in the warehouse');
+      what = `${options.step} of cycle ${formatCycle(cycleStart)}`;
+      target = { cycle: formatCycle(cycleStart) };
+    }
+    if (step.state === 'running') throw alreadyRunning(`${what} is running on ${step.leaseHost ?? '?'} pid ${step.leasePid ?? '?'}`);
+    // As claimStepByHand: a refused or cancelled transaction is not revived by hand.
+    const claimable = (step.state === 'pending' || step.state === 'failed') && (txnState === undefined || ['delivered', 'processing', 'failed'].includes(txnState));
+    if (!claimable) throw nothingToDo(`${what} is ${step.state}${txnState && step.state !== txnState ? ` (transaction ${txnState})` : ''}; nothing to do`);
+    return { dryRun: true, step: options.step, ...target, state: step.state, attempt: step.attempts + 1 };
+  });
+}
+
+export function describeWorkerStepPlan(plan: WorkerStepPlan): string {
+  const of = plan.txnId === undefined ? `cycle ${plan.cycle ?? '?'}` : `transaction ${plan.txnId}`;
+  return `dry run: would run ${plan.step} of ${of} now on this host (attempt ${plan.attempt}; the step is ${plan.state}); nothing was changed`;
 }
 
 async function withDb<T>(options: Common, work: (db: Db) => Promise<T>): Promise<T> {
@@ -160,7 +221,9 @@ async function holdAndRun(
   log.debug(`${what}: step ${step.id}, attempt ${step.attempts + (options.leaseToken === undefined ? 1 : 0)}, lease ${centre.lease_ms} ms renewed every ${Math.max(500, Math.floor(centre.lease_ms / 3))} ms, pid ${process.pid}`);
   const controller = new AbortController();
   const stop = () => controller.abort(options.signal?.reason ?? 'a signal');
-  options.signal?.addEventListener('abort', stop);
+  // Told to stop while claiming: an aborted signal fires no more 'abort' events.
+  if (options.signal?.aborted) stop();
+  else options.signal?.addEventListener('abort', stop);
   // Fencing: a lease not renewed for lease_ms has expired on the server, and after lease_grace_ms more another
   // host may take the step. This worker stops before that, by its own clock (measured from when the last good
   // renewal was sent, which is earlier than the server's view), and from then on writes nothing anywhere.
@@ -204,10 +267,15 @@ async function holdAndRun(
     log.info(`started (attempt ${(await getStep(db, step.id))?.attempts ?? '?'})`);
     await context.event({ phase: options.step, message: 'started' });
     let outcome: StepOutcome;
+    let finished: boolean;
     try {
       const stopped = () => failedError(`stopped: ${String(controller.signal.reason)} (the step had not wound down ${stopGraceMs} ms later)`);
       outcome = await settleOrStop(work(context), controller.signal, stopped);
       if (controller.signal.aborted) throw failedError(`stopped: ${String(controller.signal.reason)}`);
+      // A stop that arrives while the result is being recorded still wins (the finish rolls back): the
+      // step's work is redone by its next attempt, which every step allows, instead of a SIGTERM that was
+      // received before the exit being answered with "done".
+      finished = await finishStep(db, step.id, token, outcome, controller.signal);
     } catch (error) {
       // Fenced: the attempt is not ours to record any more (the tick that expires the lease records it).
       if (fence.signal.aborted) throw lostLease();
@@ -226,7 +294,7 @@ async function holdAndRun(
       await recordAttemptLog(db, step.id, token, recentLogLines()).catch((error: unknown) => log.warn(`could not keep the log's last lines in MySQL: ${messageOf(error)}`));
       throw failure;
     }
-    if (!(await finishStep(db, step.id, token, outcome))) {
+    if (!finished) {
       throw failedError(`${what} finished, but its lease was lost meanwhile; the result is discarded and the step will run again`);
     }
     const dimensions = { step: options.step, ...(eventTarget.geoName ? { geo: eventTarget.geoName } : {}) };

@@ -14,7 +14,7 @@ import { startFaultyMysql } from '../support/net.js';
 import { runCli } from '../support/cli.js';
 import { adminApi, agentConfig, agentEnv, filesIn, inSource, isGanymedeError, transactions } from './support.js';
 
-describe('agent run with bad input', { timeout: 120_000 }, () => {
+describe('agent run with bad input', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   const sourceUser = `gmdt_agent_${randomBytes(3).toString('hex')}`;
   const sourcePassword = randomBytes(12).toString('base64url');

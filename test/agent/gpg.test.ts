@@ -21,7 +21,7 @@ async function gpg(home: string, args: string[], input?: string) {
   return { code: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
-describe('GnuPG opens what agent run delivers', { timeout: 120_000 }, () => {
+describe('GnuPG opens what agent run delivers', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   let home: string;
   let result: AgentRunResult;

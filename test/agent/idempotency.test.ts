@@ -19,7 +19,7 @@ function snapshotDir(dir: string): string[] {
   });
 }
 
-describe('agent run of an hour already delivered', { timeout: 120_000 }, () => {
+describe('agent run of an hour already delivered', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   let first: AgentRunResult;
 

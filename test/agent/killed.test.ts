@@ -58,7 +58,7 @@ function packetTag(byte: number): number | undefined {
   return byte & 0x40 ? byte & 0x3f : (byte >> 2) & 0x0f;
 }
 
-describe('the agent killed mid-stream', { timeout: 180_000 }, () => {
+describe('the agent killed mid-stream', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   const marker = `PLAINTEXT-${randomBytes(8).toString('hex')}`;
   const spoolOf = (cycle: string) => join(workDirOf(fixture), `kil_${cycle}_d1.tar.zst.gpg.sealing`);

@@ -9,7 +9,7 @@ import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { runCli } from '../support/cli.js';
 import { agentEnv, filesIn, inSource, isGanymedeError, transactions, workDirOf } from './support.js';
 
-describe('agent run while another run holds the lock', { timeout: 120_000 }, () => {
+describe('agent run while another run holds the lock', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
 
   before(async () => {

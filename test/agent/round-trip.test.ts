@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runAgent, type AgentRunResult } from '../../src/commands/agent/run.js';
 import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
-import { loadDump } from '../../src/pipeline/load-dump.js';
-import { openDelivery } from '../../src/pipeline/open-delivery.js';
+import { loadDump } from '../../src/load/load-dump.js';
+import { openDelivery } from '../../src/load/open-delivery.js';
 import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { tempDir } from '../support/ganymede.js';
 import { createTortureSchema, tortureTables } from '../pipeline/torture-schema.js';
@@ -93,7 +93,7 @@ async function assertDeliveredAsRecorded(fixture: AgentFixture, result: AgentRun
   assert.equal(readFileSync(join(workDirOf(fixture), 'events.jsonl'), 'utf8'), '', 'every status event was sent');
 }
 
-describe('agent run, round trip of the torture schema', { timeout: 180_000 }, () => {
+describe('agent run, round trip of the torture schema', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   const scratch = tempDir('agent-centre');
   let view: CentreView;
@@ -134,7 +134,7 @@ describe('agent run, round trip of the torture schema', { timeout: 180_000 }, ()
   });
 });
 
-describe('agent run, round trip of a generated Cloud Control database', { timeout: 180_000 }, () => {
+describe('agent run, round trip of a generated Cloud Control database', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   const scratch = tempDir('agent-centre');
   let view: CentreView;

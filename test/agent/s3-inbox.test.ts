@@ -15,7 +15,7 @@ import { startSwift, type SwiftServer } from '../support/swift.js';
 import { captureLogs, geoClient, randomFile, s3InboxUrl, storedDigest, storeInboxFixture, throughApi, unmaskedSignature } from './inbox-store-support.js';
 import { inSource, transactions } from './support.js';
 
-describe('agent run delivering into an s3:// inbox', { timeout: 180_000 }, () => {
+describe('agent run delivering into an s3:// inbox', { timeout: 300_000 }, () => {
   let server: SwiftServer;
   let fixture: AgentFixture;
   let logs: ReturnType<typeof captureLogs>;

@@ -12,7 +12,7 @@ import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
 import { startSshd, type SshdServer } from '../support/sshd.js';
 import { filesIn, inSource, isGanymedeError, sha256File, transactions, workDirOf } from './support.js';
 
-describe('agent run delivering over SFTP', { timeout: 120_000 }, () => {
+describe('agent run delivering over SFTP', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   let sshd: SshdServer;
   let sftpSettings: Record<string, string>;

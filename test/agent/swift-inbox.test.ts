@@ -33,7 +33,7 @@ function closedPort(): Promise<number> {
   });
 }
 
-describe('agent run delivering into a swift:// inbox', { timeout: 180_000 }, () => {
+describe('agent run delivering into a swift:// inbox', { timeout: 300_000 }, () => {
   let server: SwiftServer;
   let fixture: AgentFixture;
   let logs: ReturnType<typeof captureLogs>;

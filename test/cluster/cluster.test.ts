@@ -3,7 +3,8 @@
 // over the veth pairs. Six GEOs deliver two hours; every host ticks in a loop as cron would. One host is killed
 // (kill -9, every process) mid-hour and stays down: the hour completes on the other two. One host's link is cut
 // mid-step: its workers stop by themselves, the step is taken over after the lease grace, nothing is done twice.
-// The warehouse then holds what the sources hold, and every file sent to Glassbeam is what its manifest says.
+// The warehouse then holds what the sources hold, and every file sent to Glassbeam is what its manifest says; and
+// both are identical to a single-host run of the same deliveries (reference.ts), Ganymede's own records included.
 // Without namespaces (not root) the hosts run on loopback as separate site dirs and only the cut is skipped.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,10 +16,10 @@ import type { CliRun } from '../support/cli.js';
 import { createNetns, namespacesUnavailable, type NetnsRig } from '../support/netns.js';
 import { startSwift, type SwiftServer } from '../support/swift.js';
 import { waitFor } from '../support/wait.js';
-import { swiftCentreSettings } from '../agent/inbox-store-support.js';
 import { shown } from '../cycle/support.js';
 import { assertWarehouseHoldsSource, bigTableStatements, sourceStatements } from '../pipeline-e2e/support.js';
 import { makeHost, type ClusterHost } from './hosts.js';
+import { assertSameFeed, assertSameWarehouse, centreSettings, startReference, startReferenceRun, type ReferenceRun, stepsSucceededTwice } from './reference.js';
 
 const cycles = ['2026-08-03T10', '2026-08-03T11'];
 const geoNames = ['north', 'south', 'east', 'west', 'upper', 'lower'];
@@ -29,6 +30,8 @@ const takeOverTimeoutMs = 60_000;
 const noNamespaces = namespacesUnavailable();
 let server: SwiftServer;
 let centre: Centre;
+let reference: Centre;
+let referenceRun: ReferenceRun | undefined;
 let rig: NetnsRig | undefined;
 let hosts: ClusterHost[] = [];
 const delivered = new Set<string>();
@@ -36,50 +39,85 @@ const delivered = new Set<string>();
 const badTicks: string[] = [];
 /** Until when each disturbed host's ticks may fail (Infinity while it is down or cut off). */
 const disturbedUntil = new Map<string, number>();
+/** Each host's last tick, for what a wait that gave up prints. */
+const lastTicks = new Map<string, string>();
+/** The host killed by the first test: it stays down, so the cut is made among the other two. */
+let killed: ClusterHost | undefined;
 
 before(async () => {
   server = await startSwift();
   centre = await startCentre({
     glassbeam: true,
-    settings: {
-      'site.name': 'centre-api',
-      ...swiftCentreSettings(server, 'cluster'),
-      'centre.lease_ms': 3000,
-      'centre.lease_grace_ms': 1000,
-      'centre.retry_base_ms': 1000,
-      // The big table makes steps last long enough to be cut mid-way; the warehouse stand-in would take minutes over it.
-      'warehouse.mappings': [{ table: 'big', skip: true }],
-    },
+    // Short leases, so that a cut-off host's step is taken over within seconds.
+    settings: { ...centreSettings(server, 'centre-api'), 'centre.lease_ms': 3000, 'centre.lease_grace_ms': 1000 },
     agentSettings: { 'agent.inbox': 'api' },
   });
   for (const [index, name] of geoNames.entries()) {
     await centre.addGeo(name, await centre.addSource(`cluster${index}`, [...sourceStatements(20 + index), ...bigTableStatements(13)]));
   }
+  reference = await startReference(server, centre, geoNames);
   if (!noNamespaces) rig = createNetns(hostNames.length);
   hosts = await Promise.all(hostNames.map((name, index) => makeHost(centre, name, rig?.hosts[index])));
   await deliver(cycles[0]!);
+  referenceRun = startReferenceRun(reference, geoNames, cycles);
 });
 
 after(async () => {
+  referenceRun?.stop();
   await Promise.all(hosts.map((host) => host.stopTicking(true)));
   rig?.remove();
   if (!rig) for (const host of hosts) for (const pid of host.pids()) killNow(pid);
+  await reference?.dispose();
   await centre?.dispose();
   await server?.stop();
 });
 
+/** Every GEO delivers the hour, all at once as their crons would. */
 async function deliver(cycle: string): Promise<void> {
-  for (const name of geoNames) await centre.geos.get(name)!.deliver(cycle);
+  await Promise.all(geoNames.map((name) => centre.geos.get(name)!.deliver(cycle)));
   delivered.add(cycle);
 }
 
 function onTick(host: string, tick: CliRun, startedAtMs: number): void {
+  lastTicks.set(host, `${new Date(startedAtMs).toISOString()} ${shown(tick)}`.slice(0, 600));
   if (startedAtMs >= (disturbedUntil.get(host) ?? 0) && tick.code !== 0 && tick.code !== 10) badTicks.push(`${host}: ${shown(tick)}`);
 }
 
 async function rows(sql: string, params: unknown[] = []): Promise<mysql.RowDataPacket[]> {
   const [result] = await centre.db.query<mysql.RowDataPacket[]>(sql, params);
   return result;
+}
+
+/** `waitFor`, but one that gives up says what the cluster was doing: steps not done, cycles, hosts, each host's last tick. */
+async function waitForCluster<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs: number): Promise<T> {
+  try {
+    return await waitFor(what, check, timeoutMs, intervalMs);
+  } catch (error) {
+    const left = await rows(
+      `SELECT s.id, s.name, s.txn_id, s.state, s.attempts, s.lease_host, s.next_run_at, LEFT(s.last_error, 300) AS last_error FROM steps s WHERE s.state <> 'done' ORDER BY s.id`,
+    );
+    const cycles = await rows('SELECT cycle_start, state, missing_geos, error FROM cycles ORDER BY cycle_start');
+    const attempts = await rows('SELECT host, outcome, COUNT(*) AS n FROM step_attempts GROUP BY host, outcome ORDER BY host, outcome');
+    const hosts = await rows('SELECT * FROM hosts').catch(() => []);
+    const ticks = [...lastTicks].map(([host, tick]) => `${host}: ${tick}`);
+    throw new Error(
+      `${(error as Error).message}\nsteps not done: ${JSON.stringify(left)}\ncycles: ${JSON.stringify(cycles)}\nattempts per host: ${JSON.stringify(attempts)}\nhosts: ${JSON.stringify(hosts)}\nlast ticks:\n${ticks.join('\n')}\nbad ticks: ${badTicks.join('\n')}`,
+    );
+  }
+}
+
+/** Waits for the hour to be sent; past the bound, fails with what is left. */
+const waitForHourSent = (cycle: string) => waitForCluster(`hour ${cycle} to be sent`, () => hourSent(cycle), hourTimeoutMs, 500);
+
+/** The first of `candidates` found with a step under way that its worker has begun (see runningOn). */
+async function caughtMidStep(candidates: ClusterHost[], intervalMs: number): Promise<{ host: ClusterHost; attempt: NonNullable<Awaited<ReturnType<typeof runningOn>>> }> {
+  return waitForCluster(`a step under way on ${candidates.map((host) => host.name).join(' or ')}`, async () => {
+    for (const host of candidates) {
+      const attempt = await runningOn(host.name, true);
+      if (attempt) return { host, attempt };
+    }
+    return undefined;
+  }, hourTimeoutMs, intervalMs);
 }
 
 async function hourSent(cycle: string): Promise<boolean> {
@@ -124,8 +162,9 @@ function killNow(pid: number): void {
 
 test('kill -9 of every process of one host mid-hour: the hour completes on the other two', async () => {
   for (const host of hosts) host.startTicking(onTick);
-  const [, , victim] = hosts as [ClusterHost, ClusterHost, ClusterHost];
-  const caught = await waitFor(`a step under way on ${victim.name}`, () => runningOn(victim.name, true), hourTimeoutMs, 50);
+  // Whichever host is caught first: which one wins the claims is up to the race of their ticks.
+  const { host: victim, attempt: caught } = await caughtMidStep(hosts, 50);
+  killed = victim;
   disturbedUntil.set(victim.name, Infinity);
   const stopped = victim.stopTicking(true);
   const pids = victim.pids();
@@ -135,7 +174,7 @@ test('kill -9 of every process of one host mid-hour: the hour completes on the o
   await waitFor(`every process of ${victim.name} to be gone`, () => victim.pids().length === 0, 10_000);
   const lastId = Number((await rows('SELECT COALESCE(MAX(id), 0) AS lastId FROM step_attempts'))[0]!.lastId);
 
-  await waitFor(`hour ${cycles[0]} to be sent`, () => hourSent(cycles[0]!), hourTimeoutMs, 500);
+  await waitForHourSent(cycles[0]!);
   assert.equal(await outcomeOf(caught.id), 'crashed', `the killed ${caught.step} attempt was expired as crashed`);
   const later = await rows('SELECT DISTINCT host FROM step_attempts WHERE id > ?', [lastId]);
   assert.ok(!later.some((row) => row.host === victim.name), `${victim.name} ran nothing after it was killed`);
@@ -143,18 +182,20 @@ test('kill -9 of every process of one host mid-hour: the hour completes on the o
 });
 
 test('a host cut off from MySQL mid-step: its worker stops itself, the step is taken over after the grace and done once', { skip: noNamespaces && `the cut-link case needs network namespaces (${noNamespaces})` }, async () => {
-  const [survivor, cutOff] = hosts as [ClusterHost, ClusterHost];
+  const up = hosts.filter((host) => host !== killed);
   await deliver(cycles[1]!);
-  // Cut while a step is under way there; if it ended in the instant before the cut, let the link back and catch the next.
-  let cut: Awaited<ReturnType<typeof runningOn>>;
-  for (let tries = 0; !cut; tries++) {
-    assert.ok(tries < 10, `no step of ${cutOff.name} could be cut mid-way in 10 tries`);
-    const running = await waitFor(`a step under way on ${cutOff.name}`, () => runningOn(cutOff.name, true), hourTimeoutMs, 20);
-    disturbedUntil.set(cutOff.name, Infinity);
-    cutOff.namespace!.cut();
-    if ((await outcomeOf(running.id)) === 'running' && processAlive(running.pid)) cut = running;
-    else (cutOff.namespace!.restore(), disturbedUntil.set(cutOff.name, Date.now()));
+  // Cut a host while a step is under way there; if it ended in the instant before the cut, let the link back and catch the next.
+  let caught: Awaited<ReturnType<typeof caughtMidStep>> | undefined;
+  for (let tries = 0; !caught; tries++) {
+    assert.ok(tries < 10, `no step could be cut mid-way in 10 tries`);
+    const candidate = await caughtMidStep(up, 20);
+    disturbedUntil.set(candidate.host.name, Infinity);
+    candidate.host.namespace!.cut();
+    if ((await outcomeOf(candidate.attempt.id)) === 'running' && processAlive(candidate.attempt.pid)) caught = candidate;
+    else (candidate.host.namespace!.restore(), disturbedUntil.set(candidate.host.name, Date.now()));
   }
+  const { host: cutOff, attempt: cut } = caught;
+  const survivor = up.find((host) => host !== cutOff)!;
   await waitFor(`${cutOff.name}'s ${cut.step} worker (pid ${cut.pid}) to stop by itself`, () => !processAlive(cut.pid), takeOverTimeoutMs, 100);
   const said = readFileSync(String((await rows('SELECT log_path FROM step_attempts WHERE id = ?', [cut.id]))[0]!.log_path), 'utf8');
   assert.match(said, new RegExp(`${cut.step} of [^\\n]*: stopped, as its lease could not be renewed for \\d+ ms \\(the Ganymede MySQL is unreachable from ${cutOff.name}\\)`));
@@ -172,12 +213,11 @@ test('a host cut off from MySQL mid-step: its worker stops itself, the step is t
 
 test('every hour completes: the warehouse holds the sources, no step succeeded twice, every sent file is as its manifest says', async () => {
   if (!delivered.has(cycles[1]!)) await deliver(cycles[1]!);
-  for (const cycle of cycles) await waitFor(`hour ${cycle} to be sent`, () => hourSent(cycle), hourTimeoutMs, 500);
+  for (const cycle of cycles) await waitForHourSent(cycle);
   await Promise.all(hosts.map((host) => host.stopTicking()));
   assert.deepEqual(badTicks, [], 'no tick failed on a host that was up');
   assert.deepEqual(await rows("SELECT id, name, state FROM steps WHERE state <> 'done'"), [], 'every step is done');
-  const twice = await rows("SELECT step_id, COUNT(*) AS n FROM step_attempts WHERE outcome = 'succeeded' GROUP BY step_id HAVING n > 1");
-  assert.deepEqual(twice, [], 'no step has two succeeded attempts');
+  assert.deepEqual(await stepsSucceededTwice(centre), [], 'no step has two succeeded attempts');
   const ran = new Set((await rows("SELECT DISTINCT host FROM step_attempts WHERE outcome = 'succeeded'")).map((row) => String(row.host)));
   assert.ok(hostNames.filter((name) => ran.has(name)).length >= 2, `work was spread over the hosts: ${[...ran].join(', ')}`);
 
@@ -192,4 +232,13 @@ test('every hour completes: the warehouse holds the sources, no step succeeded t
       assert.deepEqual([sent.length, createHash('sha256').update(sent).digest('hex')], [file.bytes, file.sha256], `${cycle}/${file.name}: as its manifest says`);
     }
   }
+});
+
+test('the warehouse and every file sent are identical to a single-host run of the same deliveries; no step of either succeeded twice', async () => {
+  for (const cycle of cycles) assert.ok(await hourSent(cycle), `the cluster sent hour ${cycle}`);
+  await referenceRun!.done;
+  assert.deepEqual(await stepsSucceededTwice(reference), [], 'no step of the one host has two succeeded attempts');
+  assert.deepEqual(await stepsSucceededTwice(centre), [], 'no step of the cluster has two succeeded attempts');
+  await assertSameWarehouse(await centre.warehouse(), await reference.warehouse());
+  assertSameFeed(centre.glassbeam!, reference.glassbeam!, cycles);
 });

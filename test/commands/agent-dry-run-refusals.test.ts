@@ -12,7 +12,7 @@ import { writePrivateFile } from '../support/ganymede.js';
 /** The error lines a person sees (log lines aside). */
 const errorOf = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('ganymede: ') || line.startsWith('  ')).join('\n');
 
-describe('agent run --dry-run refuses what a run refuses', { timeout: 180_000 }, () => {
+describe('agent run --dry-run refuses what a run refuses', { timeout: 300_000 }, () => {
   let fixture: AgentFixture;
   before(async () => {
     fixture = await agentFixture('dryr');

@@ -79,3 +79,40 @@ test('an unreachable MySQL is a one-line "unreachable" error naming the address'
     return true;
   });
 });
+
+test('upgrading to retired_deliveries puts on record the files refused before it, in quarantine under the name their refusal gives', async () => {
+  const database = await databases.create('retired');
+  const loaded = testConfig({ 'mysql.url': mysqlUrlFor(database) });
+  await runDbMigrate({ loaded });
+  const db = await openStateDb(loaded);
+  try {
+    const { addGeo } = await import('../../src/state/geos.js');
+    const { closeTransaction, openTransaction } = await import('../../src/state/transactions.js');
+    const geo = (await addGeo(db, { name: 'emea', publicKey: 'k', keyFingerprint: 'F'.repeat(40) }))!.geo;
+    const refusals = [
+      ['emea_2026-01-01T00_d1.tar.zst.gpg', 'emea_2026-01-01T00_d1.tar.zst.gpg refused: its sha256 is 00…; moved to /var/lib/ganymede/quarantine/emea/emea_2026-01-01T00_d1.tar.zst.gpg.txn-1-d1'],
+      ['emea_2026-01-01T01_d1.tar.zst.gpg', 'transaction 2 refused: GEO emea is disabled; its file was moved to swift://inbox/_quarantine/emea/emea_2026-01-01T01_d1.tar.zst.gpg'],
+      // A configuration problem refuses too, and moves nothing: that file is still in the inbox.
+      ['emea_2026-01-01T02_d1.tar.zst.gpg', 'centre.private_key_file: cannot read /etc/ganymede/centre.key.asc: ENOENT'],
+    ];
+    for (const [hour, [name, error]] of refusals.entries()) {
+      const opened = await openTransaction(db, geo.id, new Date(Date.UTC(2026, 0, 1, hour)));
+      assert.equal(opened.kind, 'opened');
+      await closeTransaction(db, opened.txn.id, { name: name!, size: 10, sha256: 'a'.repeat(64) });
+      await db.query("UPDATE transactions SET state = 'refused', error = ? WHERE id = ?", [error, opened.txn.id]);
+    }
+    // As a database of the version before: no table of retired deliveries yet (nor anything of later versions,
+    // whose statements run again harmlessly).
+    await db.query('DROP TABLE retired_deliveries');
+    await db.query('DELETE FROM schema_migrations WHERE version >= 10');
+    const upgraded = await runDbMigrate({ loaded });
+    assert.equal(upgraded.applied[0]?.version, 10);
+    const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT file_name, reason, location FROM retired_deliveries ORDER BY cycle_start');
+    assert.deepEqual(rows.map((row) => [row.file_name, row.reason, row.location]), [
+      [refusals[0]![0], 'quarantined', `emea/${refusals[0]![0]}.txn-1-d1`],
+      [refusals[1]![0], 'quarantined', `emea/${refusals[1]![0]}`],
+    ]);
+  } finally {
+    await db.end();
+  }
+});

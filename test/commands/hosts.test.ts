@@ -13,7 +13,8 @@ import { runCheck } from '../../src/commands/check.js';
 import { ExitCode } from '../../src/exit-codes.js';
 import { migrations } from '../../src/state/migrations.js';
 import { recordHeartbeat } from '../../src/state/hosts.js';
-import { claimStepByHand, findTxnStep } from '../../src/state/steps.js';
+import { claimStepByHand } from '../../src/state/step-claims.js';
+import { findTxnStep } from '../../src/state/steps.js';
 import { runWorkerStep } from '../../src/worker/runtime.js';
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -135,7 +136,7 @@ test('`hosts forget` refuses a live host and forgets a dead one, audited; check 
   assert.deepEqual((await hostRows()).map((row) => row.name), ['centre-b', 'centre-test'], 'nothing was removed');
 
   const unknown = await centre.cli(['hosts', 'forget', 'centre-z']);
-  assert.equal(unknown.code, ExitCode.usage, shown(unknown));
+  assert.equal(unknown.code, ExitCode.notFound, shown(unknown));
   assert.match(unknown.stderr, /no host named centre-z/);
 
   const dead = await centre.cli(['hosts', 'forget', 'centre-b']);

@@ -35,3 +35,24 @@ test('events and metric points older than their retention go, in batches; newer 
   assert.equal(await count('events'), 3);
   assert.equal(await count('metric_points'), 1);
 });
+
+test("the GEO hours' recorded schemas go with the events; a schema an hour still names stays", async () => {
+  const { addGeo } = await import('../../src/state/geos.js');
+  const { recordGeoSchema, readGeoSchemas } = await import('../../src/state/geo-schemas.js');
+  const geo = (await addGeo(db, { name: 'purgeschemas', publicKey: 'k', keyFingerprint: 'E'.repeat(40) }))!.geo;
+  const hour = (daysAgo: number) => new Date(Math.floor((Date.now() - daysAgo * day) / 3_600_000) * 3_600_000);
+  const old = [{ table: 't', columns: [{ name: 'a', type: 'INT' }] }];
+  const current = [{ table: 't', columns: [{ name: 'a', type: 'BIGINT' }] }];
+  await recordGeoSchema(db, geo.id, hour(20), old);
+  await recordGeoSchema(db, geo.id, hour(19), current);
+  await recordGeoSchema(db, geo.id, hour(1), current);
+  // The versions were last used 20 and 19 days ago.
+  await db.query('UPDATE schema_versions SET created_at = ?', [hour(19)]);
+  const purged = await runPurge({ loaded: centre.loaded });
+  assert.deepEqual(purged.deleted.filter((item) => item.what.startsWith('schema')).map((item) => [item.what, item.rows]), [
+    ['schemas of GEO hours', 2],
+    ['schema versions no hour names', 1],
+  ]);
+  const [kept] = await readGeoSchemas(db, ['purgeschemas'], hour(1));
+  assert.deepEqual(kept!.tables, current, 'the hour still on record reads its schema');
+});

@@ -67,3 +67,22 @@ test('alerts.webhook_url with a login is refused, saying how to pass a secret, w
   }
   assert.equal(loadConfig({ env: { GANYMEDE_ALERTS_WEBHOOK_URL: 'https://hooks.example/services/T0/B1/secretpath' }, configPath: null }).config.alerts.webhook_url, 'https://hooks.example/services/T0/B1/secretpath');
 });
+
+test('a transaction, GEO, cycle or host that does not exist exits "not found" (7), not as a usage error', async () => {
+  const made = await testCentre('notfound');
+  try {
+    const password = mysqlPasswordForTests();
+    const env = { GANYMEDE_MYSQL_URL: mysqlUrlFor(made.database), ...(password ? { GANYMEDE_MYSQL_PASSWORD: password } : {}) };
+    const cases: Array<[string[], RegExp]> = [
+      [['txn', 'retry', '9999'], /^ganymede: no transaction 9999$/m],
+      [['txn', 'cancel', '9999'], /^ganymede: no transaction 9999$/m],
+      [['txn', 'show', '9999'], /^ganymede: no transaction 9999$/m],
+      [['geo', 'disable', 'nosuch'], /^ganymede: no GEO named nosuch$/m],
+      [['cycle', 'show', '2026-01-01T00'], /^ganymede: no cycle 2026-01-01T00$/m],
+      [['hosts', 'forget', 'nosuch'], /^ganymede: no host named nosuch$/m],
+    ];
+    for (const [args, pattern] of cases) assertOneClearError(await runCli(args, env), ExitCode.notFound, pattern);
+  } finally {
+    await made.dispose();
+  }
+});

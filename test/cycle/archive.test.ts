@@ -49,6 +49,16 @@ after(async () => {
   await centre?.dispose();
 });
 
+test('archive --dry-run lists what a run would archive and changes nothing: no object, no record', async () => {
+  const plan = await centre.cli(['archive', 'run', '--dry-run']);
+  assert.equal(plan.code, 0, shown(plan));
+  assert.match(plan.stdout, /^would archive the Ganymede schema \(changed since its last archived dump\)$/m);
+  for (const geo of ['emea', 'apac']) assert.match(plan.stdout, new RegExp(`^would archive ${geo}/\\S+ \\(${first}, \\d+ bytes\\)$`, 'm'));
+  assert.match(plan.stdout, /^dry run: 2 agent files to archive into file:\/\/\S+; nothing was changed$/m);
+  assert.deepEqual(listTree(storeDir()), [], 'nothing in the store');
+  assert.deepEqual(await archiveList(), [], 'no archive record');
+});
+
 test('archive uploads the schema dump and each agent file once; a second run uploads nothing and changes no record', async () => {
   const run = await centre.cli(['archive', '--json']);
   assert.equal(run.code, 0, shown(run));
@@ -81,17 +91,17 @@ test("`archive restore --geo --cycle` gives back the GEO's source tables, CHECKS
   }
 });
 
-test('a restore point that does not exist is a usage error saying what is missing', async () => {
-  const cases: Array<[string[], RegExp]> = [
-    [['--at', '2001-01-01T00:00:00Z'], /no archived Ganymede schema at or before 2001-01-01T00:00:00.000Z/],
-    [['--at', 'yesterday-ish'], /--at yesterday-ish: not a time/],
-    [['--geo', 'nowhere', '--cycle', first], new RegExp(`nothing archived for GEO nowhere in ${first}`)],
-    [['--geo', 'emea', '--cycle', nextCycle(first, 5)], new RegExp(`nothing archived for GEO emea in ${nextCycle(first, 5)}`)],
-    [['--geo', 'emea'], /give --geo and --cycle together/],
+test('a restore point that does not exist is "not found" (7), a malformed one a usage error (2), each saying what is missing', async () => {
+  const cases: Array<[string[], RegExp, number]> = [
+    [['--at', '2001-01-01T00:00:00Z'], /no archived Ganymede schema at or before 2001-01-01T00:00:00.000Z/, 7],
+    [['--at', 'yesterday-ish'], /--at yesterday-ish: not a time/, 2],
+    [['--geo', 'nowhere', '--cycle', first], new RegExp(`nothing archived for GEO nowhere in ${first}`), 7],
+    [['--geo', 'emea', '--cycle', nextCycle(first, 5)], new RegExp(`nothing archived for GEO emea in ${nextCycle(first, 5)}`), 7],
+    [['--geo', 'emea'], /give --geo and --cycle together/, 2],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, message, code] of cases) {
     const run = await centre.cli(['archive', 'restore', '--into', intoSchema('never'), ...args]);
-    assert.equal(run.code, 2, `${args.join(' ')}: ${shown(run)}`);
+    assert.equal(run.code, code, `${args.join(' ')}: ${shown(run)}`);
     assert.match(run.stderr, message, args.join(' '));
   }
   const [schemas] = await admin.query<mysql.RowDataPacket[]>('SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?', [`gmdt_never_${process.pid}`]);

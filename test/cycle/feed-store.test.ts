@@ -133,7 +133,7 @@ test('a file in the store that is not what the manifest says fails the send and 
   assert.deepEqual(listTree(glassbeamDir()), ['accounts.ndjson.gz'], 'the file before it only: no tags file, no .part, no manifest');
 
   // The store put right (the feed built again from the warehouse), the next send delivers the whole hour.
-  const rebuilt = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force']);
+  const rebuilt = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force', '--rebuild']);
   assert.equal(rebuilt.code, 0, shown(rebuilt));
   assert.ok((await storedFeed()).get('tags.ndjson.gz')!.equals(tags), 'the same warehouse gives the same bytes');
   const again = await cliWith(centre, ['worker', 'send', '--cycle', cycle, '--force'], hostB());
@@ -144,7 +144,7 @@ test('a file in the store that is not what the manifest says fails the send and 
 test('a re-run feed with fewer files removes the others from the store, and no send uploads them', async () => {
   const warehouse = await centre.warehouse();
   await warehouse.collection('tags').drop();
-  const rebuilt = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force']);
+  const rebuilt = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force', '--rebuild']);
   assert.equal(rebuilt.code, 0, shown(rebuilt));
   const stored = await storedFeed();
   assert.deepEqual([...stored.keys()].sort(), ['accounts.ndjson.gz', 'manifest.json'], 'the earlier tags file is gone from the store');
@@ -163,7 +163,7 @@ test('the same through s3:// (feed.store_access_key_id and the secret given as G
     GANYMEDE_FEED_STORE_ACCESS_KEY_ID: swift.s3.accessKey,
     GANYMEDE_FEED_STORE_SECRET: swift.s3.secretKey,
   };
-  const built = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force'], s3);
+  const built = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force', '--rebuild'], s3);
   assert.equal(built.code, 0, shown(built));
   const stored = await storedFeed('gmd-s3-feed');
   assert.deepEqual([...stored.keys()].sort(), ['accounts.ndjson.gz', 'manifest.json']);

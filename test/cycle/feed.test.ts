@@ -19,7 +19,8 @@ let centre: Centre;
 const feedDir = (cycle: string) => join(centre.dataDir, 'feed', cycle);
 
 async function feed(cycle: string, env: Record<string, string> = {}): Promise<void> {
-  const run = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force'], env);
+  // Every hour here was sent: --rebuild builds it again from the warehouse (as --force alone keeps what was sent).
+  const run = await cliWith(centre, ['worker', 'feed', '--cycle', cycle, '--force', '--rebuild'], env);
   assert.equal(run.code, 0, shown(run));
 }
 

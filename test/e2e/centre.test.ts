@@ -117,6 +117,8 @@ test('config check connects to every configured server and reports each; exit co
     GANYMEDE_AGENT_SFTP_KEY_FILE: sshd.privateKeyPath,
     GANYMEDE_GLASSBEAM_URL: `sftp://${sshd.username}@127.0.0.1:${sshd.port}${sshd.root}`,
     GANYMEDE_GLASSBEAM_KEY_FILE: sshd.privateKeyPath,
+    GANYMEDE_AGENT_INBOX_HOST_KEY: sshd.hostKeyFingerprint,
+    GANYMEDE_GLASSBEAM_HOST_KEY: sshd.hostKeyFingerprint,
   };
   try {
     const check = await runCli(['config', 'check'], checkEnv);
@@ -147,10 +149,10 @@ test('config check connects to every configured server and reports each; exit co
   assert.match(down.stderr, /config check: 2 targets failed: api, central inbox/);
 });
 
-test('geo remove: a GEO without history goes; an unknown one is a usage error', async () => {
+test('geo remove: a GEO without history goes; an unknown one is not found (7)', async () => {
   const removed = await runCli(['geo', 'remove', 'emea'], env);
   assert.equal(removed.code, 0, removed.stderr);
   const again = await runCli(['geo', 'remove', 'emea'], env);
-  assert.equal(again.code, ExitCode.usage);
+  assert.equal(again.code, ExitCode.notFound);
   assert.match(again.stderr, /no GEO named emea/);
 });

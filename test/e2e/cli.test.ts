@@ -1,7 +1,7 @@
 // The built CLI as a user meets it: help, exit codes, and the errors of bad input.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/ganymede.js';
@@ -14,7 +14,7 @@ const commandTree = [
   'agent run', 'jupiter tick', 'jupiter drain', 'worker decrypt', 'worker load', 'worker etl', 'worker clean', 'worker feed',
   'worker send', 'archive', 'api', 'db migrate', 'geo add', 'geo list', 'geo remove', 'keys generate', 'txn list', 'txn show',
   'txn retry', 'txn cancel', 'status', 'config check', 'check', 'purge', 'audit', 'archive prune', 'archive verify', 'archive restore', 'archive list', 'metrics list', 'metrics stats', 'cycle list', 'cycle show', 'cycle feed',
-  'hosts list', 'hosts forget',
+  'hosts list', 'hosts forget', 'lookup', 'viewer add', 'viewer list', 'viewer revoke',
 ];
 
 test('ganymede --help lists the whole command tree and the exit code table', async () => {
@@ -71,4 +71,17 @@ test('a command that needs the database names the missing setting', async () => 
   const run = await runCli(['geo', 'list']);
   assert.equal(run.code, ExitCode.config);
   assert.match(run.stderr, /mysql\.url: not set \(config file or GANYMEDE_MYSQL_URL\)/);
+});
+
+test('agent run --help names the compression it uses by default (zstd), not only gzip', async () => {
+  const run = await runCli(['agent', 'run', '--help']);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout.replace(/\s+/g, ' '), /through tar, zstd \(or gzip: agent\.compression\)/);
+});
+
+test('a command run with no config file at all says that no file was read, and which one it looked for', { skip: existsSync('/etc/ganymede/ganymede.json') && 'this machine has /etc/ganymede/ganymede.json' }, async () => {
+  const run = await runCli(['status']);
+  assert.equal(run.code, ExitCode.config, run.stderr);
+  assert.match(run.stderr, /mysql\.url: not set/);
+  assert.match(run.stderr, /hint: no config file was read \(\/etc\/ganymede\/ganymede\.json does not exist and neither --config nor GANYMEDE_CONFIG names one\)/);
 });

@@ -57,6 +57,13 @@ test('status fits an 80-column pane for 10 GEOs and reads right: matrix, legend,
   assert.deepEqual(cells(rows[0]!).slice(-4, -1), ['#', '#', '#']);
   assert.deepEqual(cells(rows[3]!).slice(-4, -1), ['#', '#', 'x']);
   assert.match(cells(rows[0]!).at(-1)!, /^[-.]$/);
+  // Every hour is labelled: its two digits stacked above its own cell.
+  const tens = lines[lines.findIndex((line) => line.startsWith('UTC hours ')) + 1]!;
+  const units = lines[lines.indexOf(tens) + 1]!;
+  const column = rows[0]!.indexOf('  ') + 2;
+  const labels = status24(tens, units, column);
+  const expected = Array.from({ length: 24 }, (_, i) => String(new Date(hour - (23 - i) * 3_600_000).getUTCHours()).padStart(2, '0'));
+  assert.deepEqual(labels, expected, `every hour labelled above its cell:\n${tens}\n${units}`);
   assert.match(screen, /legend: # done/);
   assert.match(screen, /failed or retrying:/);
   assert.match(screen, /geo-03-long .* failed/);
@@ -70,3 +77,8 @@ test('status fits an 80-column pane for 10 GEOs and reads right: matrix, legend,
   assert.deepEqual(status.failed.map((row) => [row.geo, row.state]), [['geo-03-long', 'failed']]);
   assert.deepEqual(status.running, []);
 });
+
+/** The hour labels of the status header: the digit above each cell (cells at column, column + 2, …). */
+function status24(tens: string, units: string, column: number): string[] {
+  return Array.from({ length: 24 }, (_, i) => `${tens[column + 2 * i]}${units[column + 2 * i]}`);
+}

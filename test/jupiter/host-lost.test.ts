@@ -10,7 +10,7 @@ import { testCentre } from '../support/ganymede.js';
 import { deliveredTransactions } from '../support/steps.js';
 import { openStateDb, type Db } from '../../src/state/db.js';
 import { tick, type Launcher } from '../../src/commands/jupiter/tick.js';
-import type { Claim } from '../../src/state/steps.js';
+import type { Claim } from '../../src/state/step-claims.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 after(async () => {
@@ -92,4 +92,25 @@ test("max_workers is each host's: with 1 each, two hosts run two workers; a step
   const onB = launcher();
   await tick({ loaded: one(hostB), db, launch: onB.launch });
   assert.equal(onB.claims.length, 1, 'host B runs its own one beside it (it claimed none before: the limit was the centre\'s)');
+});
+
+test('a host cut off mid-transaction holds its locks only as long as the idle bound: another host then takes its step over', async () => {
+  const { db, hostA, hostB } = await twoHosts();
+  await deliveredTransactions(db, 1, 1);
+  const onA = launcher();
+  await tick({ loaded: hostA, db, launch: onA.launch });
+  const [claim] = onA.claims as [Claim];
+  // Host A's session stops mid-transaction holding the step's row (a pulled cable: the server hears nothing more).
+  const cutOff = await openStateDb(hostA);
+  cleanups.push(() => cutOff.end().catch(() => undefined));
+  const frozen = await cutOff.getConnection();
+  frozen.on('error', () => undefined);
+  await frozen.beginTransaction();
+  await frozen.query('SELECT id FROM steps WHERE id = ? FOR UPDATE', [claim.stepId]);
+  await new Promise((resolve) => setTimeout(resolve, 1800));
+  // Host B's expiry waits on that row; without the bound it would wait out innodb_lock_wait_timeout and fail its tick.
+  const onB = launcher();
+  const ticked = await tick({ loaded: hostB, db, launch: onB.launch });
+  assert.deepEqual(ticked.expired.map((expired) => [expired.step, expired.txnId]), [[claim.name, claim.txnId]], "host B expired host A's lease");
+  assert.equal((await stepOf(db, claim.stepId)).state, 'pending', 'the step is due again, for any host');
 });

@@ -17,8 +17,9 @@ let warehouse: MongoDb;
 before(async () => {
   centre = await startCentre({
     settings: {
-      'centre.lease_ms': 1500,
-      'centre.lease_grace_ms': 500,
+      // A few seconds, so a kill is noticed soon; 1.5 s leases expired on a busy machine before workers had started.
+      'centre.lease_ms': 4000,
+      'centre.lease_grace_ms': 1000,
       'centre.retry_base_ms': 200,
       // `big` only makes decrypt and load long enough to be hit; the stand-in is kept to hundreds of rows.
       'warehouse.mappings': [{ table: 'big', skip: true }],

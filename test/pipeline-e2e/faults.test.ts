@@ -78,9 +78,9 @@ test('a new MongoDB on the same port: a later drain completes the transaction', 
   await assertWarehouseHoldsSource(await centre.warehouse(), geo.name, geo.sourceDatabase);
 });
 
-test('worker decrypt --txn 999999 (no such transaction) is a usage error saying so', { skip }, async () => {
+test('worker decrypt --txn 999999 (no such transaction) exits "not found" saying so', { skip }, async () => {
   const run = await centre.cli(['worker', 'decrypt', '--txn', '999999']);
-  assert.equal(run.code, ExitCode.usage, run.stderr);
+  assert.equal(run.code, ExitCode.notFound, run.stderr);
   assert.match(run.stderr, /^ganymede: no transaction 999999$/m);
   assert.match(run.stderr, /hint: see `ganymede txn list`/);
   const notANumber = await centre.cli(['worker', 'load', '--txn', 'seven']);

@@ -16,7 +16,7 @@ import type mysql from 'mysql2/promise';
 import { startCentre, type Centre, type CentreGeo } from '../support/centre-fixture.js';
 import { ApiClient } from '../../src/api/client.js';
 import { readPrivateKeys, readPublicKey } from '../../src/openpgp/keys.js';
-import { openDelivery } from '../../src/pipeline/open-delivery.js';
+import { openDelivery } from '../../src/load/open-delivery.js';
 import { assertWarehouseHoldsSource, attemptsOf, deliverByHand, schemaExists, sealedFor, sourceStatements, txnRow } from './support.js';
 
 const cycle = '2026-04-02T07';

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
@@ -13,17 +12,16 @@ import { after, before, describe, test } from 'node:test';
 import type mysql from 'mysql2';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { runAgent } from '../../src/commands/agent/run.js';
-import { readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
 import { OpenPgpRefusal, openStream } from '../../src/openpgp/open.js';
 import { sealStream } from '../../src/openpgp/seal.js';
-import { DeliveryRefusal, type DeliverySource } from '../../src/pipeline/delivery-reader.js';
-import { DumpManifestError, type DumpManifest } from '../../src/pipeline/dump-manifest.js';
-import { loadDelivery, splitTablesByBytes, type LoadedDelivery } from '../../src/pipeline/load-delivery.js';
-import { TableMismatchError } from '../../src/pipeline/load-tables.js';
-import { readTar } from '../../src/pipeline/tar-reader.js';
-import { tarEnd, tarEntry } from '../../src/pipeline/tar-stream.js';
-import { verifyDelivery } from '../../src/pipeline/verify-delivery.js';
-import { agentFixture, type AgentFixture } from '../support/agent-fixture.js';
+import { DeliveryRefusal, type DeliverySource } from '../../src/load/delivery-reader.js';
+import { DumpManifestError, type DumpManifest } from '../../src/dump/dump-manifest.js';
+import { loadDelivery, splitTablesByBytes, type LoadedDelivery } from '../../src/load/load-delivery.js';
+import { TableMismatchError } from '../../src/load/load-tables.js';
+import { readTar } from '../../src/load/tar-reader.js';
+import { tarEnd, tarEntry } from '../../src/dump/tar-stream.js';
+import { verifyDelivery } from '../../src/load/verify-delivery.js';
+import { agentFixture, readFixtureKeys, type AgentFixture } from '../support/agent-fixture.js';
 import { makeParty } from '../openpgp/fixtures.js';
 import { baseTables, connectTo, endConnection, tableFacts } from '../agent/support.js';
 import { createTortureSchema, tortureTables } from './torture-schema.js';
@@ -92,11 +90,7 @@ describe('loadDelivery: an agent delivery streamed into MySQL', { timeout: 300_0
     }
     const delivered = await runAgent({ loaded: fixture.config(), retryBaseDelayMs: 10 });
     file = join(fixture.inboxDir, delivered.file.name);
-    keys = {
-      centre: await readPrivateKey(await readFile(fixture.keys.centrePrivate, 'utf8'), 'centre key'),
-      geo: await readPublicKey(await readFile(fixture.keys.geoPublic, 'utf8'), 'GEO key'),
-      geoPrivate: await readPrivateKey(await readFile(fixture.keys.geoPrivate, 'utf8'), 'GEO signing key'),
-    };
+    keys = await readFixtureKeys(fixture);
     manifest = (await verifyDelivery(source())).manifest;
   });
   after(async () => {

@@ -8,11 +8,11 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type QueryError } from 'mysql2';
 import { Parser, type ReadEntry } from 'tar';
 import { mysqlOptions, testDatabases, type TestDatabases } from '../support/mysql.js';
-import { openSnapshot, type Snapshot } from '../../src/pipeline/extract.js';
-import { RowEncoder, selectSql, type ChunkSink } from '../../src/pipeline/dump-format.js';
-import { writeDumpArchive } from '../../src/pipeline/dump-archive.js';
-import { TarBatchWriter } from '../../src/pipeline/tar-batches.js';
-import type { ReadFlow, TableDataStats } from '../../src/pipeline/table-data-stream.js';
+import { openSnapshot, type Snapshot } from '../../src/extract/extract.js';
+import { RowEncoder, selectSql, type ChunkSink } from '../../src/dump/dump-format.js';
+import { writeDumpArchive } from '../../src/dump/dump-archive.js';
+import { TarBatchWriter } from '../../src/extract/tar-batches.js';
+import type { ReadFlow, TableDataStats } from '../../src/dump/table-data-stream.js';
 import { createTortureSchema } from './torture-schema.js';
 
 interface Encoded extends TableDataStats {

@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { Readable } from 'node:stream';
 import mysql, { type Connection } from 'mysql2';
 import { mysqlOptions, testDatabases, type TestDatabases } from '../support/mysql.js';
-import { estimateTables, matchesTableFilter, openSnapshot, type OpenSnapshotOptions } from '../../src/pipeline/extract.js';
-import { loadTable, verifyTable, TableMismatchError } from '../../src/pipeline/load-tables.js';
-import { parseDumpManifest, parseDumpPlan, DumpManifestError, type DumpManifest } from '../../src/pipeline/dump-manifest.js';
+import { estimateTables, matchesTableFilter, openSnapshot, type OpenSnapshotOptions } from '../../src/extract/extract.js';
+import { loadTable, verifyTable, TableMismatchError } from '../../src/load/load-tables.js';
+import { parseDumpManifest, parseDumpPlan, DumpManifestError, type DumpManifest } from '../../src/dump/dump-manifest.js';
 import { createTortureSchema, generatedTable, generatedTableValuesSql, hugeBlobBytes } from './torture-schema.js';
 
 interface Dump {

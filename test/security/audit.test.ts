@@ -35,9 +35,9 @@ describe('recordAudit and listAudit', () => {
     assert.equal((await listAudit(api.db, { from: at(1), limit: 1 })).length, 1);
   });
 
-  test('refuses an actor that is not admin-token, geo:<name> or os:<user>', async () => {
-    for (const actor of ['admin', 'geo:', 'geo:North', 'os:', 'root']) {
-      await assert.rejects(recordAudit(api.db, { actor: actor as AuditActor, action: 'x', target: 'y' }), /not admin-token, geo:<name> or os:<user>/, actor);
+  test('refuses an actor that is not admin-token, geo:<name>, viewer:<name> (a console viewer) or os:<user>', async () => {
+    for (const actor of ['admin', 'geo:', 'geo:North', 'viewer:', 'viewer:Alice', 'os:', 'root']) {
+      await assert.rejects(recordAudit(api.db, { actor: actor as AuditActor, action: 'x', target: 'y' }), /not admin-token, geo:<name>, viewer:<name> or os:<user>/, actor);
     }
   });
 });

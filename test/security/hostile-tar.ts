@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
-import { tarEnd, tarEntry } from '../../src/pipeline/tar-stream.js';
+import { tarEnd, tarEntry } from '../../src/dump/tar-stream.js';
 
 const blockBytes = 512;
 

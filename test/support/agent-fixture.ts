@@ -3,7 +3,9 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type mysql from 'mysql2/promise';
-import { generateKeyPair } from '../../src/openpgp/keys.js';
+import { readFile } from 'node:fs/promises';
+import type { PrivateKey, PublicKey } from 'openpgp';
+import { generateKeyPair, readPrivateKey, readPublicKey } from '../../src/openpgp/keys.js';
 import type { LoadedConfig } from '../../src/config/load.js';
 import { mysqlUrlFor } from './mysql.js';
 import { startTestApi, tempDir, testConfig, writePrivateFile, type TestApi } from './ganymede.js';
@@ -73,5 +75,14 @@ export async function agentFixture(geo = 'emea', centreConfig: { settings?: Reco
       await api.stop();
       dir.remove();
     },
+  };
+}
+
+/** The fixture's keys as the centre and the GEO hold them: the centre's to open a delivery, the GEO's to sign one. */
+export async function readFixtureKeys(fixture: AgentFixture): Promise<{ centre: PrivateKey; geo: PublicKey; geoPrivate: PrivateKey }> {
+  return {
+    centre: await readPrivateKey(await readFile(fixture.keys.centrePrivate, 'utf8'), 'centre key'),
+    geo: await readPublicKey(await readFile(fixture.keys.geoPublic, 'utf8'), 'GEO key'),
+    geoPrivate: await readPrivateKey(await readFile(fixture.keys.geoPrivate, 'utf8'), 'GEO signing key'),
   };
 }

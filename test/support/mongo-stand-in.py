@@ -1,31 +1,70 @@
 """A MongoDB-wire STAND-IN for Ganymede's test rig, not MongoDB: MockupDB (python3-mockupdb) speaks the
 wire protocol on 127.0.0.1 and an in-memory mongomock client (python3-mongomock) answers the commands
 the official Node driver 7.x sends; any other command gets an error reply, never a hang. Transactions
-are refused as a standalone mongod refuses them (mongomock cannot roll back).
+are refused as a standalone mongod refuses them (mongomock cannot roll back). Writes a real server refuses
+(over 16 MiB, '$'-prefixed names where 4.4 refuses them) are refused with its codes (mongo_stand_in_rules),
+and finds in natural or _id order read the live collection batch by batch (mongo_stand_in_cursors).
 
-Usage: /usr/bin/python3 mongo-stand-in.py PORT [--exit-on-stdin-eof]   (PORT 0: a free one)
-Prints `READY <port>` once listening; exits on SIGTERM/SIGINT, or when stdin closes if asked to.
+Usage: /usr/bin/python3 mongo-stand-in.py PORT [--exit-on-stdin-eof] [--record-commands]   (PORT 0: a free one)
+Prints `READY <port>` once listening (`READY <port> <file>` when recording); exits on SIGTERM/SIGINT, or when
+stdin closes if asked to. --record-commands appends one JSON line per command on a collection to a temporary
+file, removed at exit, for tests that check what the warehouse sends (e.g. that every filter carries `geo`).
 """
+import errno
 import itertools
 import signal
+import socket
 import sys
 import threading
 from collections import OrderedDict
 
 try:
-    import bson
     import mockupdb
     import mongomock
     from bson.int64 import Int64
     from mongomock import filtering
+    from mongomock import collection as mongomock_collection
     from pymongo import ReturnDocument
 except ImportError as missing:
     sys.exit('mongo stand-in: %s. It needs Debian\'s packages, run with /usr/bin/python3: '
              'apt-get install python3-mockupdb python3-mongomock' % missing)
 
+# Beside this script, so on sys.path[0]; no __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+import mongo_stand_in_rules as rules  # noqa: E402
+from mongo_stand_in_commands import CommandLog  # noqa: E402
+from mongo_stand_in_cursors import DEFAULT_FIRST_BATCH_DOCS, SnapshotCursor, open_find_cursor  # noqa: E402
+
 MAX_WIRE_VERSION = 17  # MongoDB 6.0; driver 7.x accepts 9 (4.4) to 29
-FIRST_BATCH_DOCS = 101  # the server's default when the client names no batchSize
-MAX_BATCH_BYTES = 8 * 1024 * 1024  # keeps a reply well under the 16 MiB BSON limit
+
+
+class BSONWithoutKeyChecks:
+    """mongomock 4.1 encodes every stored document, only to validate it, with pymongo's check_keys, which
+    refuses any '.' or '$' in a key: the rule of servers before 3.6 and of drivers before 5.0, not of a 4.4+
+    server. The stand-in applies a server's rules itself (mongo_stand_in_rules); what it stores was decoded
+    from BSON, so it encodes, and encoding it again (1.5 s for 16 MiB in pure Python) proves nothing."""
+
+    @staticmethod
+    def encode(document, check_keys=False, codec_options=None):
+        return b''
+
+
+mongomock_collection.BSON = BSONWithoutKeyChecks
+
+
+def receive_exactly(sock, length):
+    """mockupdb 1.8 reads a message by concatenating bytes, quadratic in its size, which the 16 MiB
+    documents of the size-limit tests make slow."""
+    message = bytearray()
+    while len(message) < length:
+        chunk = sock.recv(length - len(message))
+        if not chunk:
+            raise socket.error(errno.ECONNRESET, 'closed')
+        message += chunk
+    return bytes(message)
+
+
+mockupdb.mock_server_receive = receive_exactly
 IDENTITY = {'name': 'ganymede mongo-stand-in', 'wire': 'mockupdb ' + mockupdb.__version__,
             'engine': 'mongomock ' + mongomock.__version__}
 
@@ -52,7 +91,8 @@ def refuse_options(cmd, *names):
 
 
 class StandIn:
-    def __init__(self):
+    def __init__(self, command_log=None):
+        self.command_log = command_log
         self.client = mongomock.MongoClient()
         self.cursors = {}
         self.cursor_ids = itertools.count(1)
@@ -67,6 +107,8 @@ class StandIn:
         name = request.command_name
         db = cmd.get('$db') or request.namespace.split('.', 1)[0]
         handler = getattr(self, 'cmd_' + name.lower(), None) if name else None
+        if self.command_log is not None and name:
+            self.command_log.record(db, name, cmd)
         try:
             if handler is None:
                 raise failure(59, 'stand-in does not support %s' % name)
@@ -102,31 +144,24 @@ class StandIn:
     cmd_endsessions = cmd_ping
 
     # --- cursors ---
-    def cursor_reply(self, ns, docs, batch_size):
+    def cursor_reply(self, ns, cursor, batch_size):
+        """The first batch; batchSize 0 opens the cursor with none, as a server does."""
         cursor_id = next(self.cursor_ids)
-        self.cursors[cursor_id] = {'ns': ns, 'docs': docs, 'pos': 0}
-        return self.next_batch(cursor_id, 'firstBatch', FIRST_BATCH_DOCS if batch_size is None else batch_size)
+        self.cursors[cursor_id] = {'ns': ns, 'cursor': cursor}
+        return self.next_batch(cursor_id, 'firstBatch', DEFAULT_FIRST_BATCH_DOCS if batch_size is None else batch_size)
 
-    def next_batch(self, cursor_id, field, batch_size):
-        cursor = self.cursors[cursor_id]
-        batch, size = [], 0
-        while cursor['pos'] < len(cursor['docs']) and (not batch_size or len(batch) < batch_size):
-            doc = cursor['docs'][cursor['pos']]
-            size += len(bson.encode(doc))
-            if batch and size > MAX_BATCH_BYTES:
-                break
-            batch.append(doc)
-            cursor['pos'] += 1
-        if cursor['pos'] >= len(cursor['docs']):
+    def next_batch(self, cursor_id, field, max_docs):
+        entry = self.cursors[cursor_id]
+        batch, exhausted = entry['cursor'].next_batch(max_docs)
+        if exhausted:
             del self.cursors[cursor_id]
-        return {'cursor': {field: batch, 'id': Int64(cursor_id if cursor_id in self.cursors else 0),
-                           'ns': cursor['ns']}}
+        return {'cursor': {field: batch, 'id': Int64(0 if exhausted else cursor_id), 'ns': entry['ns']}}
 
     def cmd_getmore(self, db, cmd):
         cursor_id = int(cmd['getMore'])
         if cursor_id not in self.cursors:
             raise failure(43, 'cursor id %d not found' % cursor_id)
-        return self.next_batch(cursor_id, 'nextBatch', cmd.get('batchSize'))  # none: up to MAX_BATCH_BYTES
+        return self.next_batch(cursor_id, 'nextBatch', cmd.get('batchSize') or None)  # none: up to 16 MiB
 
     def cmd_killcursors(self, db, cmd):
         ids = [int(i) for i in cmd.get('cursors', [])]
@@ -137,19 +172,20 @@ class StandIn:
     # --- reads ---
     def cmd_find(self, db, cmd):
         refuse_options(cmd, 'collation', 'let', 'min', 'max', 'tailable')
-        coll = self.client[db][cmd['find']]
-        docs = list(coll.find(cmd.get('filter') or {}, cmd.get('projection') or None,
-                              sort=list(cmd['sort'].items()) if cmd.get('sort') else None,
-                              skip=int(cmd.get('skip') or 0), limit=abs(int(cmd.get('limit') or 0))))
-        batch = len(docs) if cmd.get('singleBatch') else cmd.get('batchSize')
-        return self.cursor_reply('%s.%s' % (db, cmd['find']), docs, batch)
+        cursor = open_find_cursor(self.client[db][cmd['find']], cmd)
+        ns = '%s.%s' % (db, cmd['find'])
+        if cmd.get('singleBatch'):  # findOne, a negative limit: one batch, the cursor closed after it
+            batch, _ = cursor.next_batch(cmd.get('batchSize'))
+            return {'cursor': {'firstBatch': batch, 'id': Int64(0), 'ns': ns}}
+        return self.cursor_reply(ns, cursor, cmd.get('batchSize'))
 
     def cmd_aggregate(self, db, cmd):
         refuse_options(cmd, 'collation', 'let', 'explain')
         if not isinstance(cmd['aggregate'], str):
             raise NotImplementedError('stand-in does not support database-level aggregate')
         docs = list(self.client[db][cmd['aggregate']].aggregate(cmd.get('pipeline', [])))
-        return self.cursor_reply('%s.%s' % (db, cmd['aggregate']), docs, cmd.get('cursor', {}).get('batchSize'))
+        return self.cursor_reply('%s.%s' % (db, cmd['aggregate']), SnapshotCursor(docs),
+                                 cmd.get('cursor', {}).get('batchSize'))
 
     def cmd_count(self, db, cmd):
         refuse_options(cmd, 'collation')
@@ -185,28 +221,36 @@ class StandIn:
 
     def cmd_insert(self, db, cmd):
         coll = self.client[db][cmd['insert']]
+        rules.check_received(cmd.get('documents', []))
 
         def insert(doc):  # mongod stores _id first; the driver appends the _id it generates
             if '_id' in doc:
                 doc = OrderedDict([('_id', doc.pop('_id'))] + list(doc.items()))
+            rules.check_insert(doc)
             coll.insert_one(doc)
             return {'n': 1}
         return self.write_ops(cmd, cmd.get('documents', []), insert)
 
     def cmd_update(self, db, cmd):
         coll = self.client[db][cmd['update']]
+        rules.check_received(cmd.get('updates', []))
 
         def update(op):
             refuse_options(op, 'collation', 'arrayFilters')
             query, change, upsert = op.get('q') or {}, op['u'], bool(op.get('upsert'))
             if isinstance(change, list):
                 raise NotImplementedError('stand-in does not support pipeline updates')
-            if any(key.startswith('$') for key in change):
+            if rules.is_operator_update(change):
+                rules.check_operators(change)
                 apply = coll.update_many if op.get('multi') else coll.update_one
-                return apply(query, change, upsert=upsert).raw_result
+                return rules.checked_write(coll, query, None, bool(op.get('multi')),
+                                           lambda: apply(query, change, upsert=upsert).raw_result, rules.upserted_of)
             if op.get('multi'):
                 raise failure(9, 'multi update is not supported for replacement-style update')
-            return coll.replace_one(query, change, upsert=upsert).raw_result
+            rules.check_replacement(change)
+            return rules.checked_write(coll, query, None, False,
+                                       lambda: coll.replace_one(query, change, upsert=upsert).raw_result,
+                                       rules.upserted_of, change)
         return self.write_ops(cmd, cmd.get('updates', []), update, counts=('n', 'nModified'))
 
     def cmd_delete(self, db, cmd):
@@ -220,6 +264,7 @@ class StandIn:
 
     def cmd_findandmodify(self, db, cmd):
         refuse_options(cmd, 'collation', 'let', 'arrayFilters')
+        rules.check_received([cmd])
         coll = self.client[db][cmd['findAndModify']]
         query, projection = cmd.get('query') or {}, cmd.get('fields') or None
         sort = list(cmd['sort'].items()) if cmd.get('sort') else None
@@ -229,14 +274,23 @@ class StandIn:
         change, upsert = cmd['update'], bool(cmd.get('upsert'))
         if isinstance(change, list):
             raise NotImplementedError('stand-in does not support pipeline updates')
+        if rules.is_operator_update(change):
+            rules.check_operators(change)
+            modify = coll.find_one_and_update
+        else:
+            rules.check_replacement(change)
+            modify = coll.find_one_and_replace
         existed = coll.find_one(query, sort=sort) is not None
-        modify = coll.find_one_and_update if any(k.startswith('$') for k in change) else coll.find_one_and_replace
-        value = modify(query, change, projection, sort=sort, upsert=upsert,
-                       return_document=ReturnDocument.AFTER if cmd.get('new') else ReturnDocument.BEFORE)
+        # An upsert asks for the document AFTER so the size check finds it; the reply's value stays None.
+        returned = ReturnDocument.AFTER if cmd.get('new') or not existed else ReturnDocument.BEFORE
+        value = rules.checked_write(
+            coll, query, sort, False,
+            lambda: modify(query, change, projection, sort=sort, upsert=upsert, return_document=returned),
+            lambda doc: doc.get('_id') if doc else None, None if modify == coll.find_one_and_update else change)
         outcome = {'n': int(existed or upsert), 'updatedExisting': existed}
         if upsert and not existed and value is not None and '_id' in value:
             outcome['upserted'] = value['_id']
-        return {'value': value, 'lastErrorObject': outcome}
+        return {'value': value if existed or cmd.get('new') else None, 'lastErrorObject': outcome}
 
     # --- indexes ---
     def cmd_createindexes(self, db, cmd):
@@ -259,7 +313,7 @@ class StandIn:
         coll = self.existing_collection(db, cmd['listIndexes'])
         indexes = [dict(info, name=name, key=OrderedDict(info['key']))
                    for name, info in coll.index_information().items()]
-        return self.cursor_reply('%s.%s' % (db, cmd['listIndexes']), indexes,
+        return self.cursor_reply('%s.%s' % (db, cmd['listIndexes']), SnapshotCursor(indexes),
                                  cmd.get('cursor', {}).get('batchSize'))
 
     def cmd_dropindexes(self, db, cmd):
@@ -288,7 +342,8 @@ class StandIn:
         infos = [{'name': name, 'type': 'collection', 'options': {}, 'info': {'readOnly': False},
                   'idIndex': {'v': 2, 'key': {'_id': 1}, 'name': '_id_'}}
                  for name in sorted(self.client[db].list_collection_names())]
-        return self.cursor_reply('%s.$cmd.listCollections' % db, self.described(cmd, infos, ('name', 'type')),
+        return self.cursor_reply('%s.$cmd.listCollections' % db,
+                                 SnapshotCursor(self.described(cmd, infos, ('name', 'type'))),
                                  cmd.get('cursor', {}).get('batchSize'))
 
     def cmd_listdatabases(self, db, cmd):
@@ -315,7 +370,8 @@ class StandIn:
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    stand_in = StandIn()
+    command_log = CommandLog() if '--record-commands' in sys.argv else None
+    stand_in = StandIn(command_log)
     server = mockupdb.MockupDB(port=port or None, request_timeout=int(1e6))
     server._address = ('127.0.0.1', server._address[1])  # MockupDB binds 'localhost'; be explicit
     server.autoresponds(stand_in.answer)
@@ -326,10 +382,12 @@ def main():
         signal.signal(signum, lambda *_: stopping.set())
     if '--exit-on-stdin-eof' in sys.argv:
         threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
-    print('READY %d' % stand_in.port, flush=True)
+    print('READY %d' % stand_in.port + (' ' + command_log.path if command_log else ''), flush=True)
     while not stopping.wait(1):
         pass
     server.stop()
+    if command_log is not None:
+        command_log.close()
 
 
 if __name__ == '__main__':

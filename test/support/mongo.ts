@@ -3,8 +3,30 @@
 // started on a free port of 127.0.0.1 for the calling test file, which stops it in `after`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { BSON, type Document } from 'mongodb';
+
+/** One command the stand-in received on a collection, from any client (the test's or a CLI it spawned). */
+export interface RecordedCommand {
+  /** The command as the driver named it: 'find', 'insert', 'update', 'delete', 'aggregate', 'findAndModify',
+   * 'count', 'distinct', 'getMore', 'createIndexes', … */
+  name: string;
+  db: string;
+  collection: string;
+  /** update/delete: each statement's `q`; find: `filter`; count/distinct: `query`; findAndModify: `query`;
+   * aggregate: its first stage's `$match`. `{}` where the command had none (it reaches every shard);
+   * empty for commands that take no filter (insert, getMore, createIndexes, …). */
+  filters: Document[];
+  /** update: each statement's `upsert`; findAndModify: its `upsert`; empty for the others. */
+  upserts: boolean[];
+}
+
+export interface StartMongoOptions {
+  /** Record every command for commands() (the stand-in only; default true). */
+  recordCommands?: boolean;
+}
 
 export interface TestMongo {
   /** A mongodb:// URI for the official driver. */
@@ -15,6 +37,12 @@ export interface TestMongo {
   stop(): Promise<void>;
   /** True when this is the stand-in, which has no transactions and scans collections for every write. */
   standIn: boolean;
+  /**
+   * Every command on a collection the stand-in has answered so far, oldest first (filter by `db` for one
+   * test's). Rejects when there is no record: a server given by MONGODB_URI (whose commands from other
+   * processes this process cannot see) or a stand-in started with `recordCommands: false`.
+   */
+  commands(): Promise<RecordedCommand[]>;
 }
 
 const standInScript = fileURLToPath(new URL('./mongo-stand-in.py', import.meta.url));
@@ -28,21 +56,35 @@ function makeDbName(label: string): string {
   return `gmdt_${label.replace(/[^a-z0-9]/gi, '').slice(0, 20)}_${randomBytes(4).toString('hex')}`;
 }
 
-export async function startMongo(): Promise<TestMongo> {
-  const given = process.env.MONGODB_URI;
-  if (given) return { uri: given, dbName: makeDbName, stop: async () => {}, standIn: false };
-  return startStandIn();
+function noRecord(why: string): () => Promise<RecordedCommand[]> {
+  return () => Promise.reject(new Error(`test rig: no record of MongoDB commands: ${why}`));
 }
 
-async function startStandIn(): Promise<TestMongo> {
+export async function startMongo(options: StartMongoOptions = {}): Promise<TestMongo> {
+  const given = process.env.MONGODB_URI;
+  if (given) {
+    const commands = noRecord('MONGODB_URI names a real server; only the stand-in records commands (unset MONGODB_URI)');
+    return { uri: given, dbName: makeDbName, stop: async () => {}, standIn: false, commands };
+  }
+  return startStandIn(options.recordCommands ?? true);
+}
+
+async function readCommands(path: string): Promise<RecordedCommand[]> {
+  const text = await readFile(path, 'utf8');
+  // Relaxed Extended JSON: numbers come back as numbers, dates as Date, ObjectIds as ObjectId.
+  return text.split('\n').filter((line) => line !== '').map((line) => BSON.EJSON.parse(line) as RecordedCommand);
+}
+
+async function startStandIn(recordCommands: boolean): Promise<TestMongo> {
   // --exit-on-stdin-eof: if this process dies without stop(), the closed pipe ends the stand-in too.
-  const child = spawn(systemPython, [standInScript, '0', '--exit-on-stdin-eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = [standInScript, '0', '--exit-on-stdin-eof', ...(recordCommands ? ['--record-commands'] : [])];
+  const child = spawn(systemPython, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-stderrTailChars);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await waitForReady(child, () => stderr);
+  const { port, commandLog } = await waitForReady(child, () => stderr);
   child.stdout!.resume();
 
   // Let a test file that forgets stop() still end; stop() takes the reference back.
@@ -52,6 +94,8 @@ async function startStandIn(): Promise<TestMongo> {
     uri: `mongodb://127.0.0.1:${port}/?directConnection=true&serverSelectionTimeoutMS=5000`,
     dbName: makeDbName,
     standIn: true,
+    // The stand-in removes its file when it exits, so this works until stop().
+    commands: commandLog ? () => readCommands(commandLog) : noRecord('the stand-in was started with recordCommands: false'),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.ref();
@@ -63,7 +107,7 @@ async function startStandIn(): Promise<TestMongo> {
   };
 }
 
-function waitForReady(child: ChildProcess, stderr: () => string): Promise<number> {
+function waitForReady(child: ChildProcess, stderr: () => string): Promise<{ port: number; commandLog?: string }> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     const settle = () => {
@@ -86,10 +130,11 @@ function waitForReady(child: ChildProcess, stderr: () => string): Promise<number
       fail(`exited (${signal ?? `code ${code}`}) before it was ready`);
     const onData = (chunk: string) => {
       stdout += chunk;
-      const ready = /^READY (\d+)$/m.exec(stdout);
+      // Up to the newline: a chunk can end inside the port or the path.
+      const ready = /^READY (\d+)(?: (\S+))?\n/m.exec(stdout);
       if (!ready) return;
       settle();
-      resolve(Number(ready[1]));
+      resolve({ port: Number(ready[1]), commandLog: ready[2] });
     };
     const timer = setTimeout(() => fail(`did not print READY within ${readyTimeoutMs / 1000}s`), readyTimeoutMs);
     child.on('error', onError).on('exit', onExit);

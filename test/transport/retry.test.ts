@@ -162,7 +162,9 @@ describe('retry wrapper', () => {
     const started = performance.now();
     await withRetry(fake, { baseDelayMs: 4, maxDelayMs: 8 }).stat('x');
     const elapsedMs = performance.now() - started;
-    assert.ok(elapsedMs >= 4 && elapsedMs < 50, `${elapsedMs} ms`);
+    // A lower bound only: a busy machine may take any time longer, and tests never assert on speed.
+    assert.ok(elapsedMs >= 4, `${elapsedMs} ms`);
+    assert.equal(fake.calls.length, 3, 'two retries, then the answer');
   });
 });
 

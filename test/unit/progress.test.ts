@@ -26,3 +26,19 @@ test('on a terminal a redrawn bar with percentage, rate and ETA; elsewhere plain
   assert.match(plain.text, /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  loading: 3 tables, \d+ tables\/s\n$/);
   assert.ok(!plain.text.includes('\r'), 'no carriage returns in a cron mail');
 });
+
+test('off a terminal no line until work has lasted an interval, and then figures without a bar', async () => {
+  const plain = fakeStream(false);
+  const short = createProgress({ label: 'extracting', total: 100, unit: 'rows', stream: plain, plainEveryMs: 60 });
+  short.update(0);
+  short.update(50);
+  short.finish();
+  assert.equal(plain.text, '', 'work shorter than the interval leaves nothing in the log');
+
+  const long = createProgress({ label: 'extracting', total: 100, unit: 'rows', stream: plain, plainEveryMs: 60 });
+  long.update(0);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  long.update(40);
+  assert.match(plain.text, /^\S+ INFO  extracting: 40% 40 rows, \d+ rows\/s ETA \d+:\d\d\n$/);
+  assert.ok(!plain.text.includes('['), 'no bar in a log');
+});

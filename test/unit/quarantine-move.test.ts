@@ -49,3 +49,21 @@ test('a FIFO is replaced by a note, without waiting for a writer', async () => {
   assert.match(readFileSync(to, 'utf8'), /^a FIFO \(named pipe\) in the inbox, removed unread\n$/);
   assert.equal(existsSync(join(inbox, 'emea', 'pipe.gpg')), false);
 });
+
+test('a move that crashed after recording its place takes that place again; the place is told before the file moves', async () => {
+  writeFileSync(join(inbox, 'emea', 'again.gpg'), 'the delivery');
+  // Another refusal of that name took the plain place meanwhile; the recorded place is still free.
+  mkdirSync(join(quarantineDir, 'emea'), { recursive: true });
+  writeFileSync(join(quarantineDir, 'emea', 'again.gpg'), 'an earlier refusal');
+  const told: Array<[string, boolean]> = [];
+  const to = await moveToQuarantine(config, txnOf('again.gpg'), {
+    preferredName: 'again.gpg.txn-7-d1',
+    beforeMove: async (name) => void told.push([name, existsSync(join(inbox, 'emea', 'again.gpg'))]),
+  });
+  assert.equal(to, join(quarantineDir, 'emea', 'again.gpg.txn-7-d1'));
+  assert.deepEqual(told, [['again.gpg.txn-7-d1', true]], 'told first, while the file was still in the inbox');
+  assert.equal(readFileSync(to, 'utf8'), 'the delivery');
+  assert.equal(readFileSync(join(quarantineDir, 'emea', 'again.gpg'), 'utf8'), 'an earlier refusal', 'the earlier one is untouched');
+  // Called again (the step retried after the move): it finds the file where it went.
+  assert.equal(await moveToQuarantine(config, txnOf('again.gpg'), { preferredName: 'again.gpg.txn-7-d1' }), to);
+});

@@ -2,8 +2,9 @@
 // what it read. The statements a compromised GEO was seen to slip into a signed manifest come first.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TableDefinitionError, createTableSql, parseTableDefinition } from '../../src/pipeline/table-definition.js';
-import { DumpManifestError, parseDumpManifest } from '../../src/pipeline/dump-manifest.js';
+import { createTableSql } from '../../src/load/create-table-sql.js';
+import { TableDefinitionError, parseTableDefinition } from '../../src/dump/table-definition.js';
+import { DumpManifestError, parseDumpManifest } from '../../src/dump/dump-manifest.js';
 
 const refused: Array<[string, string, RegExp]> = [
   ['a table in the Ganymede database', 'CREATE TABLE `ganymede`.`pwned_by_emea` (x INT)', /must not name another schema/],
@@ -64,6 +65,11 @@ describe('table definitions: rebuilt by the centre from what was read', () => {
     );
   });
 
+  test('an SRID is a whole number on a spatial column', () => {
+    assert.throws(() => parseTableDefinition('CREATE TABLE t (x int SRID 4326)'), /column `x`: a INT has no SRID/);
+    assert.throws(() => parseTableDefinition('CREATE TABLE t (p point SRID (4326))'), /an SRID: a whole number expected/);
+  });
+
   test('names and ENUM members are quoted again by the centre, whatever they hold', () => {
     const sql = "CREATE TABLE `we``ird` (`a``b` enum('it''s','back\\\\slash','x\\0y','') CHARACTER SET latin1 NOT NULL, `表` set('a','b'))";
     const built = createTableSql(parseTableDefinition(sql));
@@ -93,7 +99,7 @@ describe('table definitions: rebuilt by the centre from what was read', () => {
         '  `d` datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),\n  PRIMARY KEY (`id`),\n' +
         '  KEY `fn` ((`id` * 2)),\n  SPATIAL KEY `p` (`p`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_ai_ci',
     );
-    assert.deepEqual(definition.columns.map((c) => [c.name, c.invisible]), [['id', false], ['h', true], ['p', false], ['d', false]]);
+    assert.deepEqual(definition.columns.map((c) => [c.name, c.invisible, c.srid]), [['id', false, null], ['h', true, null], ['p', false, 4326], ['d', false, null]]);
     assert.deepEqual(definition.indexes.map((index) => [index.kind, index.name]), [['primary', null], ['spatial', 'p']]);
   });
 });

@@ -3,8 +3,8 @@
 // worker at full CPU that no SIGTERM could reach). Each hostile header is a TarFormatError at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readTar, TarFormatError } from '../../src/pipeline/tar-reader.js';
-import { tarEntry } from '../../src/pipeline/tar-stream.js';
+import { readTar, TarFormatError } from '../../src/load/tar-reader.js';
+import { tarEntry } from '../../src/dump/tar-stream.js';
 import { base256, paxEntry, rawHeader, tarWithPlan } from '../security/hostile-tar.js';
 
 /**

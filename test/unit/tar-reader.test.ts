@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readTar, TarFormatError, type TarEntryHeader } from '../../src/pipeline/tar-reader.js';
-import { tarEnd, tarEntry, tarParts } from '../../src/pipeline/tar-stream.js';
+import { readTar, TarFormatError, type TarEntryHeader } from '../../src/load/tar-reader.js';
+import { tarEnd, tarEntry, tarParts } from '../../src/dump/tar-stream.js';
 import { tempDir } from '../support/ganymede.js';
 
 async function* chunked(data: Buffer, size: number): AsyncGenerator<Buffer> {

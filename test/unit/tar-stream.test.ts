@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { partName, tarEnd, tarEntry, tarParts } from '../../src/pipeline/tar-stream.js';
+import { partName, tarEnd, tarEntry, tarParts } from '../../src/dump/tar-stream.js';
 import { tempDir } from '../support/ganymede.js';
 
 async function* chunks(data: Buffer, sizes: number[]): AsyncGenerator<Buffer> {

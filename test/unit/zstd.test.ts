@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
-import { zstdStream } from '../../src/pipeline/zstd.js';
+import { zstdStream } from '../../src/dump/zstd.js';
 
 test('each chunk may be overwritten once its write has called back: the output still decompresses to the input', async () => {
   const compressor = zstdStream('compress');

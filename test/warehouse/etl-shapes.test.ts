@@ -134,7 +134,7 @@ describe('types', () => {
     assert.deepEqual(one.s, ['x', 'z']);
     assert.deepEqual(one.pt, { type: 'Point', coordinates: [1.5, 2.5] });
     assert.deepEqual(one.poly, { type: 'Polygon', coordinates: [[[0, 0], [4, 0], [4, 4], [0, 0]], [[1, 1], [2, 1], [2, 2], [1, 1]]] });
-    assert.equal(one.f, 3.14);
+    assert.equal(one.f, Math.fround(3.14), 'FLOAT: the exact double of the stored float');
     assert.equal(one.dbl, 2.718281828459045);
     assert.equal(one.tx, 'héllo 🚀');
     assert.equal(one.lat, 'café');

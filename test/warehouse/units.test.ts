@@ -8,7 +8,7 @@ import { contentHash } from '../../src/warehouse/hash.js';
 import { mappingsSchema, planCollections, type SourceTable } from '../../src/warehouse/mappings.js';
 
 const column = (kind: ColumnKind, extra: Partial<ColumnInfo> = {}): ColumnInfo =>
-  ({ name: 'c', kind, unsigned: false, bits: 0, orgTable: '', orgName: '', ...extra });
+  ({ name: 'c', kind, unsigned: false, bits: 0, fsp: 0, orgTable: '', orgName: '', ...extra });
 const convert = (text: string, kind: ColumnKind, extra: Partial<ColumnInfo> = {}) => {
   const notes: string[] = [];
   const value = convertValue(Buffer.from(text, 'latin1'), column(kind, extra), (_c, note) => notes.push(note));

@@ -1,5 +1,6 @@
-// `ganymede agent run`: one hour of this GEO, done in 6 steps — lock, open the transaction, snapshot,
-// stream (tar → compressor → encrypt+sign → spool file), deliver, close. Status events go out as it works.
+// `ganymede agent run`: one hour of this GEO, done in 6 steps — lock (and send the close an earlier run
+// kept), open the transaction, snapshot, stream (tar → compressor → encrypt+sign → spool file), deliver,
+// close. Status events go out as it works. An API that is down is waited for (src/agent/api-patience.ts).
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -13,6 +14,8 @@ import { acquireHostLock } from '../../lock.js';
 import { createLogger, type Logger } from '../../log.js';
 import type { PublicKey } from 'openpgp';
 import { ApiClient, ApiConflict, type ApiTransaction } from '../../api/client.js';
+import { describeOutage, PatienceExhausted, patienceUntil, withApiPatience, type ApiPatience } from '../../agent/api-patience.js';
+import { keepPendingClose, removePendingClose, sendPendingCloses } from '../../agent/pending-close.js';
 import { EventReporter } from '../../agent/event-reporter.js';
 import { readAgentKeys } from '../../agent/keys.js';
 import { chooseCentreKey } from '../../agent/centre-key.js';
@@ -23,7 +26,6 @@ import { createProgress } from '../../progress.js';
 import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
 import type { Transport } from '../../transport/transport.js';
-import { retryTransient } from '../../retry.js';
 import { deliveryFileName } from '../../inbox/delivery-name.js';
 import { uploadThroughApi } from '../../agent/presigned-upload.js';
 
@@ -37,8 +39,12 @@ export interface AgentRunOptions {
   /** Stops the run (SIGTERM): temp files are removed and the transaction marked failed. */
   signal?: AbortSignal | undefined;
   progressEveryMs?: number;
-  /** Transport retry pacing, for tests. */
+  /** Transport and API retry pacing, for tests. */
   retryBaseDelayMs?: number;
+  /** The longest wait between two tries of an API that is down (30 s), for tests. */
+  apiRetryMaxDelayMs?: number;
+  /** Called once the file is delivered and its close kept, before the close is sent: tests stop the API here. */
+  beforeClose?: () => Promise<void>;
 }
 
 export interface AgentRunResult {
@@ -131,9 +137,31 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
   let txn: ApiTransaction | undefined;
   let spool: string | undefined;
   let transport: Transport | undefined;
+  // Set from the moment the file is delivered until the centre has its close: the hour must then not be failed.
+  let keptClose: string | undefined;
   // The dump's worker starts now, so that it connects and opens the snapshot during steps 1 and 2.
-  const dump = await prepareSourceDump(loaded);
+  let dump = await prepareSourceDump(loaded);
+  let dumpReleased = false;
+  const patienceFrom = (fromMs: number): ApiPatience => ({
+    ...patienceUntil(fromMs, agent.api_patience_minutes),
+    baseDelayMs: options.retryBaseDelayMs,
+    maxDelayMs: options.apiRetryMaxDelayMs,
+    onRetry: (line) => log.warn(line),
+    signal: options.signal,
+  });
+  const openPatience: ApiPatience = {
+    ...patienceFrom(started),
+    // Waiting for the API, the source would hold a snapshot (and block its purge) for up to the whole
+    // patience, on a connection its wait_timeout may cut: let it go, and take it again once the hour is open.
+    onFirstFailure: async () => {
+      if ('error' in dump || dumpReleased) return;
+      dumpReleased = true;
+      await dump.cancel();
+    },
+  };
   try {
+    // step 1, continued: what an earlier run delivered but could not close goes first
+    await sendPendingCloses({ api, workDir, geo, patience: openPatience, log, events, cycle });
     transport = await openInbox(loaded);
     await removeStaleSpools(workDir);
     events.start();
@@ -141,11 +169,18 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
 
     // step 2: the hour's transaction
     try {
-      txn = (await retryTransient('opening the transaction', () => api.openTransaction(geo, cycle, { force: options.force, agentHost: hostname() }), retry)).transaction;
+      txn = (await withApiPatience(`opening ${cycle}`, () => api.openTransaction(geo, cycle, { force: options.force, agentHost: hostname() }), openPatience)).transaction;
     } catch (error) {
       if (error instanceof ApiConflict) throw nothingToDo(`${cycle} of GEO ${geo}: ${error.message}`);
+      if (error instanceof PatienceExhausted) {
+        throw new GanymedeError(
+          ExitCode.unreachable,
+          `${describeOutage(error)}: ${cycle} of GEO ${geo} was not opened and nothing was delivered; deliver it later with \`ganymede agent run --cycle ${cycle}\``,
+        );
+      }
       throw error;
     }
+    if (dumpReleased) dump = await prepareSourceDump(loaded);
     const txnId = txn.id;
     log.info(`transaction ${txnId} open (delivery ${txn.delivery})`);
     events.report(txnId, { level: 'info', phase: 'opened', message: `agent on ${hostname()}` });
@@ -206,15 +241,24 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     }
     events.report(txnId, { level: 'info', phase: 'delivered', bytes: sealed.size, message: delivered });
     log.info(`delivered ${delivered}`);
+    keptClose = await keepPendingClose(workDir, { geo, cycle, transactionId: txnId, file, deliveredAt: new Date().toISOString() }).catch((error: unknown) => {
+      log.warn(`cannot keep the close in ${workDir} (${messageOf(error)}); it is only sent now`);
+      return undefined;
+    });
+    await options.beforeClose?.();
 
-    // step 6: close the transaction with what was delivered
-    // The file is delivered: worth waiting longer for the API than at the start.
-    await retryTransient('closing the transaction', () => api.closeTransaction(txnId, file), { ...retry, maxAttempts: 8 });
+    // step 6: close the transaction with what was delivered, waiting for the API afresh: the file is there
+    const close = await closeDelivered({ api, txnId, file, keptClose, workDir, patience: patienceFrom(Date.now()), what: `closing ${cycle}` });
+    if (close.kind !== 'kept') keptClose = undefined;
+    if (close.kind !== 'closed') throw close.error;
     events.report(txnId, { level: 'info', phase: 'closed', message: `sha256 ${sealed.sha256}` });
     return { geo, cycle, transactionId: txnId, file, tables: manifest.tables.length, rows, durationMs: Date.now() - started };
   } catch (error) {
-    const failure = options.signal?.aborted ? failedError(`stopped by ${String(options.signal.reason ?? 'a signal')}; nothing was delivered`) : error;
-    if (txn && !(failure instanceof GanymedeError && failure.exitCode === ExitCode.nothingToDo)) {
+    const stoppedBy = `stopped by ${String(options.signal?.reason ?? 'a signal')}`;
+    const stopped = keptClose ? failedError(`${stoppedBy} after the delivery; the close is kept in ${keptClose} and the next run sends it first`) : failedError(`${stoppedBy}; nothing was delivered`);
+    const failure = options.signal?.aborted ? stopped : error;
+    // With its close kept, the hour is delivered: failing it would make the centre refuse that close.
+    if (txn && !keptClose && !(failure instanceof GanymedeError && failure.exitCode === ExitCode.nothingToDo)) {
       const reason = messageOf(failure);
       events.report(txn.id, { level: 'error', phase: 'failed', message: reason.slice(0, 1000) });
       await api.failTransaction(txn.id, reason).catch((apiError: unknown) => log.warn(`could not mark transaction ${txn!.id} failed: ${messageOf(apiError)}`));
@@ -227,6 +271,38 @@ export async function runAgent(options: AgentRunOptions): Promise<AgentRunResult
     await events.close();
     await lock.release();
   }
+}
+
+/**
+ * Sends the close of a delivered file. Past the patience, or on an answer that is not a verdict (a 500, a
+ * 401 after a token rotation), the close stays kept for the next run; a verdict (409: the hour was given up
+ * or taken by another delivery meanwhile) ends it, and the run fails with the centre's reason.
+ */
+async function closeDelivered(options: {
+  api: ApiClient;
+  txnId: number;
+  file: AgentRunResult['file'];
+  keptClose: string | undefined;
+  workDir: string;
+  patience: ApiPatience;
+  what: string;
+}): Promise<{ kind: 'closed' } | { kind: 'kept' | 'refused'; error: unknown }> {
+  const { file, keptClose } = options;
+  try {
+    await withApiPatience(options.what, () => options.api.closeTransaction(options.txnId, file), options.patience);
+  } catch (error) {
+    if (options.patience.signal?.aborted || !(error instanceof GanymedeError || error instanceof PatienceExhausted)) return { kind: keptClose ? 'kept' : 'refused', error };
+    const verdict = error instanceof GanymedeError && error.exitCode === ExitCode.refused;
+    if (verdict || !keptClose) {
+      await removePendingClose(options.workDir, options.txnId);
+      return { kind: 'refused', error: error instanceof PatienceExhausted ? error.last : error };
+    }
+    const why = error instanceof PatienceExhausted ? describeOutage(error) : `the close was not taken: ${messageOf(error)}`;
+    const exitCode = error instanceof PatienceExhausted ? ExitCode.unreachable : error.exitCode;
+    return { kind: 'kept', error: new GanymedeError(exitCode, `delivered ${file.name}, but ${why}; the close is kept in ${keptClose} and the next run sends it first`, { cause: error }) };
+  }
+  await removePendingClose(options.workDir, options.txnId);
+  return { kind: 'closed' };
 }
 
 /**

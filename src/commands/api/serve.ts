@@ -86,6 +86,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
   const stopSignal = options.stopSignal ?? firstSignal();
   const uploads = await openInboxUploads(options.loaded);
   if (uploads?.unavailable) log.warn(`${uploads.unavailable}: agents with agent.inbox "api" will be refused`);
+  // GET /v1/warehouse/… reads MongoDB, connected on its first request: the API serves everything else without it.
+  const warehouse = config.mongodb.url ? (await import('../../warehouse/client.js')).lazyWarehouse(options.loaded) : undefined;
   const db = await openStateDb(options.loaded);
   const server = createApiServer({
     ...security,
@@ -101,6 +103,8 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     hostDeadAfterMs: config.centre.host_dead_after_ms,
     requestTimeoutMs: config.api.request_timeout_ms,
     uploads,
+    warehouse: warehouse && (() => warehouse.db()),
+    console: { loaded: options.loaded, sessionHours: config.api.console_session_hours },
   });
   try {
     const { host, port } = splitListen(config.api.listen);
@@ -124,6 +128,6 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     return { stoppedBy: String(reason) };
   } finally {
     if (server.listening) await stopServer(server, 0);
-    await db.end().catch(() => undefined);
+    await Promise.all([db.end().catch(() => undefined), warehouse?.close()]);
   }
 }

@@ -2,8 +2,9 @@
 import type { LoadedConfig } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { renderTable } from '../../render/table.js';
+import { fetchHostKey, sftpTargets } from './host-keys.js';
 import { paint } from '../../render/style.js';
-import { probeApi, probeLocalDir, probeMongo, probeMysql, probeScratchMysql, probeSftp, probeStore, type ProbeOutcome } from './probes.js';
+import { probeApi, probeLocalDir, probeMongo, probeMysql, probeScratchMysql, probeSftp, probeConfiguredStore, probeStoreDir, type ProbeOutcome } from './probes.js';
 
 export interface CheckRow {
   target: string;
@@ -12,6 +13,8 @@ export interface CheckRow {
   latencyMs: number;
   note: string;
   error: string;
+  /** Works, but should not be left so: an SFTP server whose host key is not pinned. */
+  warning?: string;
 }
 
 export interface ConfigCheckResult {
@@ -74,13 +77,23 @@ export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Prom
           : inbox.startsWith('file:')
             ? probeLocalDir(new URL(inbox).pathname)
             : /^(swift|s3):/.test(inbox)
-              ? probeStore(inbox, storeOptions)
+              ? probeConfiguredStore(inbox, { keyFile: undefined, hostKey: undefined, ...storeOptions }, timeoutMs)
               : probeSftp(inbox, config.agent.sftp_key_file, timeoutMs),
     });
   }
-  if (config.centre.inbox && /^(swift|s3):/.test(config.centre.inbox)) {
-    const inbox = config.centre.inbox;
-    probes.push({ target: 'centre inbox', address: showAddress(inbox), probe: () => probeStore(inbox, { secret: loaded.secret('centre.inbox_secret'), accessKeyId: config.centre.inbox_access_key_id }) });
+  // Stores every central host shares: a host that cannot reach one fails its steps, so the check says so first.
+  const stores = [
+    { target: 'centre inbox', url: config.centre.inbox, access: { keyFile: config.centre.inbox_key_file, hostKey: config.centre.inbox_host_key, secret: loaded.secret('centre.inbox_secret'), accessKeyId: config.centre.inbox_access_key_id } },
+    { target: 'feed store', url: config.feed.store, access: { keyFile: config.feed.store_key_file, hostKey: config.feed.store_host_key, secret: loaded.secret('feed.store_secret'), accessKeyId: config.feed.store_access_key_id } },
+    { target: 'archive store', url: config.archive.url, access: { keyFile: config.archive.key_file, hostKey: config.archive.host_key, secret: loaded.secret('archive.secret'), accessKeyId: config.archive.access_key_id } },
+  ];
+  for (const { target, url, access } of stores) {
+    if (!url) continue;
+    probes.push({
+      target,
+      address: url.startsWith('file:') ? new URL(url).pathname : showAddress(url),
+      probe: () => (url.startsWith('file:') ? probeStoreDir(new URL(url).pathname) : probeConfiguredStore(url, access, timeoutMs)),
+    });
   }
   if (config.glassbeam.url) {
     probes.push({ target: 'glassbeam sftp', address: showAddress(config.glassbeam.url), probe: () => probeSftp(config.glassbeam.url!, config.glassbeam.key_file, timeoutMs) });
@@ -97,6 +110,14 @@ export async function runConfigCheck({ loaded }: { loaded: LoadedConfig }): Prom
       }
     }),
   );
+  // A server whose key is not pinned is accepted whatever key it shows: a man in the middle would be too.
+  const rowOfSetting: Record<string, string> = { 'glassbeam.url': 'glassbeam sftp', 'agent.inbox': 'central inbox', 'centre.inbox': 'centre inbox', 'feed.store': 'feed store', 'archive.url': 'archive store' };
+  for (const target of sftpTargets(loaded).filter((candidate) => !candidate.pinned)) {
+    const row = rows.find((candidate) => candidate.target === rowOfSetting[target.urlKey]);
+    if (!row?.ok) continue;
+    const seen = await fetchHostKey(target.host, target.port, timeoutMs).catch(() => undefined);
+    row.warning = `host key not pinned (${target.pinKey} unset${seen ? `; the server shows ${seen}` : ''}): run \`ganymede config pin-host-keys\``;
+  }
   return { configFile: loaded.path ?? null, rows, ok: rows.every((row) => row.ok) };
 }
 
@@ -105,8 +126,13 @@ export function describeConfigCheck(result: ConfigCheckResult): string {
   if (result.rows.length === 0) return `${head}\nnothing to check: the configuration names no server (see README, "Configuration")`;
   const table = renderTable(
     ['TARGET', 'ADDRESS', 'RESULT', 'LATENCY', 'DETAIL'],
-    result.rows.map((row) => [row.target, row.address, row.ok ? paint.green('ok') : paint.red('FAILED'), `${row.latencyMs} ms`, row.ok ? row.note : row.error]),
+    result.rows.map((row) => [
+      row.target, row.address, !row.ok ? paint.red('FAILED') : row.warning ? paint.yellow('WARNING') : paint.green('ok'), `${row.latencyMs} ms`,
+      row.ok ? [row.note, row.warning].filter(Boolean).join('; ') : row.error,
+    ]),
   );
   const failed = result.rows.filter((row) => !row.ok).length;
-  return `${head}\n${table}\n${failed === 0 ? `all ${result.rows.length} targets ok` : `${failed} of ${result.rows.length} targets failed`}`;
+  const warned = result.rows.filter((row) => row.ok && row.warning).length;
+  const warnings = warned === 0 ? '' : `, ${warned} with a warning`;
+  return `${head}\n${table}\n${failed === 0 ? (warned === 0 ? `all ${result.rows.length} targets ok` : `all ${result.rows.length} targets answer${warnings}`) : `${failed} of ${result.rows.length} targets failed${warnings}`}`;
 }

@@ -6,6 +6,7 @@ import { describeMysqlError } from '../../state/mysql-errors.js';
 import { parseMysqlUrl } from '../../state/db.js';
 import { readSchemaVersion, latestSchemaVersion } from '../../state/migrate.js';
 import type { LoadedConfig } from '../../config/load.js';
+import type { StoreAccess } from '../../transport/location.js';
 
 export interface ProbeOutcome {
   note?: string;
@@ -112,14 +113,43 @@ export async function probeSftp(url: string, keyFile: string | undefined, timeou
 }
 
 /** An object store (swift://, s3://): logged in and answering for the location's container or bucket. */
-export async function probeStore(url: string, options: { secret: string | undefined; accessKeyId: string | undefined }): Promise<ProbeOutcome> {
-  const { openTransport } = await import('../../transport/location.js');
-  const store = await openTransport(url, options);
+/**
+ * A store the config names (centre inbox, feed store, archive), opened with its own access and no retries:
+ * a check reports a dead store at once instead of waiting out the backoff the steps use.
+ */
+export async function probeConfiguredStore(url: string, access: StoreAccess, timeoutMs: number): Promise<ProbeOutcome> {
+  const { openTransport, hostKeyPin } = await import('../../transport/location.js');
+  const store = await openTransport(url, {
+    privateKey: access.keyFile,
+    ...hostKeyPin(access.hostKey),
+    secret: access.secret,
+    accessKeyId: access.accessKeyId,
+    connectTimeoutMs: timeoutMs,
+  });
   try {
     await store.stat('ganymede-config-check');
     return { note: `${store.describe()} answers` };
   } finally {
     await store.close();
+  }
+}
+
+/** A file:// store's directory: there and writable, or to be made (on the first put) under a writable one. */
+export async function probeStoreDir(path: string): Promise<ProbeOutcome> {
+  const { dirname } = await import('node:path');
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      await access(dir, constants.F_OK);
+    } catch {
+      if (dir === dirname(dir)) throw new Error(`${path}: no directory of it exists`);
+      continue;
+    }
+    try {
+      await access(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new Error(`${dir}: not writable${dir === path ? '' : `, so ${path} cannot be made`}`);
+    }
+    return { note: dir === path ? 'writable' : `made under ${dir} on the first write` };
   }
 }
 

@@ -1,7 +1,7 @@
 // `cycle list`, `cycle show C`, `cycle feed C --allow-missing`: the hours, their GEOs and their feed.
 import type { LoadedConfig } from '../../config/load.js';
 import { formatCycle, parseCycle } from '../../cycle.js';
-import { nothingToDo, usageError } from '../../errors.js';
+import { nothingToDo, usageError, notFoundError } from '../../errors.js';
 import { formatTime, renderTable } from '../../render/table.js';
 import { geosInCycle, getCycle, listCycles, listFeedFiles, markCycleReady, type Cycle, type FeedFileRecord } from '../../state/cycles.js';
 import { listGeos } from '../../state/geos.js';
@@ -55,7 +55,7 @@ export async function runCycleShow({ loaded, cycle }: { loaded: LoadedConfig; cy
   const cycleStart = cycleArgument(cycle);
   return withStateDb(loaded, async (db) => {
     const found = await getCycle(db, cycleStart);
-    if (!found) throw usageError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
+    if (!found) throw notFoundError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
     const transactions = await listTransactions(db, { from: cycleStart, to: cycleStart, limit: 10_000 });
     const inWarehouse = new Set(await geosInCycle(db, cycleStart));
     const waitingFor = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
@@ -78,16 +78,17 @@ export function describeCycleShow(result: CycleShowResult): string {
 }
 
 /** Operator: feed a cycle now, without the GEOs that are not in the warehouse yet. */
-export async function runCycleFeed({ loaded, cycle, allowMissing }: { loaded: LoadedConfig; cycle: string; allowMissing: boolean }) {
+export async function runCycleFeed({ loaded, cycle, allowMissing, dryRun = false }: { loaded: LoadedConfig; cycle: string; allowMissing: boolean; dryRun?: boolean }) {
   const cycleStart = cycleArgument(cycle);
   return withStateDb(loaded, async (db) => {
     const found = await getCycle(db, cycleStart);
-    if (!found) throw usageError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
+    if (!found) throw notFoundError(`no cycle ${formatCycle(cycleStart)}`, 'see `ganymede cycle list`');
     if (!['collecting', 'failed', 'empty'].includes(found.state)) throw nothingToDo(`cycle ${found.cycle} is ${found.state}; use \`worker feed --cycle ${found.cycle} --force\` to build its feed again`);
     const inWarehouse = new Set(await geosInCycle(db, cycleStart));
     if (inWarehouse.size === 0) throw nothingToDo(`cycle ${found.cycle} has no GEO in the warehouse: there is nothing to feed`);
     const missing = (await listGeos(db)).filter((geo) => geo.enabled && !inWarehouse.has(geo.name)).map((geo) => geo.name);
     if (missing.length > 0 && !allowMissing) throw usageError(`cycle ${found.cycle} still waits for ${missing.join(', ')}`, 'add --allow-missing to feed it without them');
+    if (dryRun) return { cycle: found.cycle, missingGeos: missing, dryRun: true };
     await markCycleReady(db, cycleStart, missing);
     await auditCli(db, 'cycle.feed', `cycle:${found.cycle}`, { allowMissing, missingGeos: missing });
     return { cycle: found.cycle, missingGeos: missing };

@@ -1,4 +1,6 @@
-import { open, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, open, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { configError } from '../../errors.js';
 
 /**
@@ -29,5 +31,20 @@ export async function withTokenOutput<T extends { token: string }>(
     await handle.close().catch(() => undefined);
     await unlink(tokenFile).catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * `--dry-run`: whether `withTokenOutput` could create the token file, checked without creating it; the same
+ * error a real run would give (the file exists, or its directory is not there or not writable).
+ */
+export async function checkTokenFile(tokenFile: string | undefined): Promise<void> {
+  if (!tokenFile) return;
+  const refuse = (why: string) => configError(`cannot write the token file ${tokenFile}: ${why}`, { hint: 'remove it or name another file; nothing was changed' });
+  if (await lstat(tokenFile).then(() => true, () => false)) throw refuse('it exists already');
+  try {
+    await access(dirname(resolve(tokenFile)), constants.W_OK | constants.X_OK);
+  } catch (error) {
+    throw refuse((error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
 }

@@ -14,7 +14,8 @@ import { stateDbTarget, type Db } from '../../state/db.js';
 import { advanceCycles } from '../../state/cycles.js';
 import { recordMetrics } from '../../state/metrics.js';
 import { heartbeatOrWarn } from '../../state/hosts.js';
-import { claimDueSteps, expireLeases, recordLaunch, type Claim, type ExpiredLease } from '../../state/steps.js';
+import { claimDueSteps, recordLaunch, type Claim } from '../../state/step-claims.js';
+import { expireLeases, type ExpiredLease } from '../../state/step-leases.js';
 
 export interface Launched {
   step: string;
@@ -95,8 +96,12 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
   // This host's membership (`ganymede hosts`); never fails the tick.
   if (!options.dryRun) await heartbeatOrWarn(options.db, { host: site.name!, version: ganymedeVersion(), by: 'tick' }, log)();
 
+  // Files this host left behind when it was killed mid-step, of work finished since (on any host).
+  if (!options.dryRun) await sweepLeftoversOrWarn(options.loaded, options.db, log);
+
   // step 1: workers that stopped renewing their lease are failed attempts, retried later
   const expired = options.dryRun ? [] : await expireLeases(options.db, centre.lease_grace_ms, { ...settings, leaseMs: centre.lease_ms });
+  // Said here, once (the tick's printed result leaves them out; a drain, which prints its own, relies on this line).
   for (const { step, outcome, reason } of expired) log.warn(`${reason}: ${outcome === 'retry' ? 'will retry' : `step ${outcome}`}`, { txn: step.txnId ?? undefined, step: step.name });
 
   // cycles whose GEOs are all in the warehouse (or late, when partial feeds are allowed) get their feed step
@@ -127,7 +132,7 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
     await recordLaunch(options.db, claim, started.pid, logPath);
     if (started.exited) exits.push(started.exited);
     launched.push({ ...base, pid: started.pid });
-    log.info(`launched ${claim.name} (attempt ${claim.attempt}) pid ${started.pid ?? '?'}, log ${logPath}`, { txn: claim.txnId ?? undefined, cycle: base.cycle });
+    log.debug(`launched ${claim.name} (attempt ${claim.attempt}) pid ${started.pid ?? '?'}, log ${logPath}`, { txn: claim.txnId ?? undefined, cycle: base.cycle });
   }
   // Alerts go out after the launches, so a slow webhook never delays work.
   if (!options.dryRun && options.loaded.config.alerts.webhook_url) {
@@ -142,8 +147,19 @@ export async function tick(options: TickOptions): Promise<TickResult & { exits: 
   };
 }
 
+async function sweepLeftoversOrWarn(loaded: LoadedConfig, db: Db, log: ReturnType<typeof createLogger>): Promise<void> {
+  try {
+    const { sweepLeftovers } = await import('../../worker/leftovers.js');
+    for (const path of (await sweepLeftovers(loaded, db)).removed) log.info(`removed ${path}: its work is finished`);
+  } catch (error) {
+    // Disk housekeeping never holds up the hour's work.
+    log.warn(`could not remove finished work files: ${messageOf(error)}`);
+  }
+}
+
+/** The launches, one line each; expired leases were logged as warnings as they were found (and are in --json). */
 export function describeTick(result: TickResult): string {
-  const lines = result.expired.map((item) => `expired: ${item.step} of transaction ${item.txnId ?? '-'}: ${item.reason} (${item.outcome})`);
+  const lines: string[] = [];
   const verb = result.dryRun ? 'would launch' : 'launched';
   for (const item of result.launched) {
     lines.push(`${verb} ${item.step} for ${item.txnId === null ? `cycle ${item.cycle}` : `transaction ${item.txnId} (${item.cycle})`}, attempt ${item.attempt}${item.pid ? `, pid ${item.pid}` : ''}, log ${item.logPath}`);

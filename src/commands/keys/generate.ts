@@ -1,6 +1,7 @@
 // `ganymede keys generate --name NAME --out DIR`: an OpenPGP key pair, armored; the private file 0600.
-import { mkdir, open, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { access, lstat, mkdir, open, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { configError, usageError } from '../../errors.js';
 
 export interface KeysGenerateOptions {
@@ -16,10 +17,59 @@ export interface KeysGenerateResult {
   privateKeyFile: string;
 }
 
-export async function runKeysGenerate(options: KeysGenerateOptions): Promise<KeysGenerateResult> {
+const keyFiles = (options: KeysGenerateOptions) => {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(options.name)) throw usageError(`"${options.name}" is not a key name: use letters, digits, _ . - (1-64)`);
-  const publicKeyFile = join(options.outDir, `${options.name}.pub.asc`);
-  const privateKeyFile = join(options.outDir, `${options.name}.key.asc`);
+  return { publicKeyFile: join(options.outDir, `${options.name}.pub.asc`), privateKeyFile: join(options.outDir, `${options.name}.key.asc`) };
+};
+
+export interface KeysGeneratePlan {
+  dryRun: true;
+  name: string;
+  publicKeyFile: string;
+  privateKeyFile: string;
+  /** --out does not exist yet: a run would create it (0700). */
+  createsDir: boolean;
+}
+
+/** `--dry-run`: the name, --out and the two files checked as a run checks them; no key is made, nothing written. */
+export async function planKeysGenerate(options: KeysGenerateOptions): Promise<KeysGeneratePlan> {
+  const { publicKeyFile, privateKeyFile } = keyFiles(options);
+  // The nearest part of --out that exists must be a directory this user may write in (mkdir -p follows links).
+  const outDir = resolve(options.outDir);
+  const { path: existing, stats } = await nearestExisting(outDir).catch((error: unknown) => {
+    throw outDirError(error, options);
+  });
+  if (!stats.isDirectory()) throw outDirError(Object.assign(new Error('not a directory'), { code: existing === outDir ? 'EEXIST' : 'ENOTDIR' }), options);
+  const createsDir = existing !== outDir;
+  await access(existing, constants.W_OK | constants.X_OK).catch((error: unknown) => {
+    throw createsDir ? outDirError(error, options) : configError(`cannot write keys into ${options.outDir}: ${(error as NodeJS.ErrnoException).code ?? 'not writable'}`);
+  });
+  for (const path of [privateKeyFile, publicKeyFile]) {
+    if (await lstat(path).then(() => true, () => false)) {
+      throw configError(`a key named ${options.name} exists already in ${options.outDir}`, { hint: 'keys are never overwritten: pick another name or directory' });
+    }
+  }
+  return { dryRun: true, name: options.name, publicKeyFile, privateKeyFile, createsDir };
+}
+
+/** `path` itself or its nearest parent that exists, with what it is. */
+async function nearestExisting(path: string): Promise<{ path: string; stats: Stats }> {
+  for (let at = path; ; at = dirname(at)) {
+    const stats = await stat(at).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    });
+    if (stats) return { path: at, stats };
+  }
+}
+
+export function describeKeysGeneratePlan(plan: KeysGeneratePlan): string {
+  return `dry run: would make a key pair ${plan.name} (curve25519): ${plan.privateKeyFile} (0600) and ${plan.publicKeyFile}${plan.createsDir ? `, creating ${dirname(plan.privateKeyFile)} (0700)` : ''}; nothing was written`;
+}
+
+export async function runKeysGenerate(options: KeysGenerateOptions): Promise<KeysGenerateResult> {
+  const { publicKeyFile, privateKeyFile } = keyFiles(options);
   await mkdir(options.outDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
     throw outDirError(error, options);
   });

@@ -81,15 +81,13 @@ export async function runKeysRotate({ loaded }: { loaded: LoadedConfig }): Promi
   }
 }
 
-async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
-  const { fingerprintOf, generateKeyPair, prependPrivateKey, readPrivateKey } = await import('../../openpgp/keys.js');
-  const { signHandover } = await import('../../openpgp/key-handover.js');
+/** Where a rotation starts from: the key file's keys and the published chain, checked against each other. */
+async function rotationStart(db: Db, file: string) {
+  const { fingerprintOf } = await import('../../openpgp/keys.js');
   const { armored, keys } = await readCentreKeys(file);
   const chain = await listCentreKeys(db);
   const newest = chain.at(-1)?.fingerprint;
   const [first, second] = keys;
-  const publicKeyFile = (fingerprint: string) => join(dirname(file), `centre-${fingerprint.slice(-16)}.pub.asc`);
-
   const inFile = fingerprintOf(first!);
   if (newest !== undefined && newest !== inFile) {
     // An interrupted rotation wrote the file and stopped before the database: finish publishing it.
@@ -101,8 +99,20 @@ async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
       );
     }
   }
-  if ((newest === undefined && second !== undefined) || (newest !== undefined && newest !== inFile)) {
-    const publicArmored = first!.toPublic().armor();
+  const resume = (newest === undefined && second !== undefined) || (newest !== undefined && newest !== inFile);
+  return { armored, first: first!, second, inFile, resume };
+}
+
+const publicKeyFileFor = (file: string, fingerprint: string) => join(dirname(file), `centre-${fingerprint.slice(-16)}.pub.asc`);
+
+async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
+  const { fingerprintOf, generateKeyPair, prependPrivateKey, readPrivateKey } = await import('../../openpgp/keys.js');
+  const { signHandover } = await import('../../openpgp/key-handover.js');
+  const { armored, first, second, inFile, resume } = await rotationStart(db, file);
+  const publicKeyFile = (fingerprint: string) => publicKeyFileFor(file, fingerprint);
+
+  if (resume) {
+    const publicArmored = first.toPublic().armor();
     await writeFile(publicKeyFile(inFile), publicArmored, { mode: 0o644 });
     await publish(db, {
       from: { fingerprint: fingerprintOf(second!), publicKey: second!.toPublic().armor() },
@@ -113,15 +123,45 @@ async function rotate(db: Db, file: string): Promise<KeysRotateResult> {
 
   const pair = await generateKeyPair({ name: 'ganymede centre' });
   const next = await readPrivateKey(pair.privateKeyArmored, 'the new centre key', undefined, 'decrypt');
-  const signature = await signHandover(first!, pair.publicKeyArmored);
+  const signature = await signHandover(first, pair.publicKeyArmored);
   // The file first: once the new key is published, agents encrypt to it, so decrypt must already have it.
   await replacePrivateFile(file, await prependPrivateKey(armored, next));
   await writeFile(publicKeyFile(pair.fingerprint), pair.publicKeyArmored, { mode: 0o644 });
   await publish(db, {
-    from: { fingerprint: inFile, publicKey: first!.toPublic().armor() },
+    from: { fingerprint: inFile, publicKey: first.toPublic().armor() },
     to: { fingerprint: pair.fingerprint, publicKey: pair.publicKeyArmored, signature },
   }, false);
   return { from: inFile, to: pair.fingerprint, privateKeyFile: file, publicKeyFile: publicKeyFile(pair.fingerprint), resumed: false };
+}
+
+export interface KeysRotatePlan {
+  dryRun: true;
+  /** The key agents encrypt to now. */
+  from: string;
+  /** The key a resumed rotation would publish (already first in the key file); null when a new one would be made. */
+  resumes: string | null;
+  privateKeyFile: string;
+}
+
+/** `--dry-run`: the key file and the published chain checked as a rotation checks them; no key is made, nothing written. */
+export async function planKeysRotate({ loaded }: { loaded: LoadedConfig }): Promise<KeysRotatePlan> {
+  requireSettings(loaded, ['centre.private_key_file', 'mysql.url'], '`keys rotate`');
+  const file = loaded.config.centre.private_key_file!;
+  const { fingerprintOf } = await import('../../openpgp/keys.js');
+  return withStateDb(loaded, async (db) => {
+    const { second, inFile, resume } = await rotationStart(db, file);
+    return resume ? { dryRun: true, from: fingerprintOf(second!), resumes: inFile, privateKeyFile: file } : { dryRun: true, from: inFile, resumes: null, privateKeyFile: file };
+  });
+}
+
+export function describeKeysRotatePlan(plan: KeysRotatePlan): string {
+  if (plan.resumes) {
+    return `dry run: would finish the interrupted rotation: publish key ${plan.resumes} (already first in ${plan.privateKeyFile}), signed by ${plan.from}, and write ${publicKeyFileFor(plan.privateKeyFile, plan.resumes)}; nothing was changed`;
+  }
+  return (
+    `dry run: would make a new centre key, put it in front of ${plan.privateKeyFile} (the old keys stay in it), write its public key beside it ` +
+    `(centre-<its fingerprint>.pub.asc) and publish it signed by ${plan.from}; agents would encrypt to it from their next run; nothing was changed`
+  );
 }
 
 export interface CentreKeyState extends Omit<CentreKey, 'publicKey' | 'signature'> {

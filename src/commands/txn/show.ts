@@ -1,5 +1,5 @@
 import type { LoadedConfig } from '../../config/load.js';
-import { usageError } from '../../errors.js';
+import { usageError, notFoundError } from '../../errors.js';
 import { getTransaction, type Transaction } from '../../state/transactions.js';
 import { listEvents, type StoredEvent } from '../../state/events.js';
 import { listStepHistory, type StepHistory } from '../../state/step-history.js';
@@ -21,7 +21,7 @@ export function parseTxnId(text: string): number {
 export async function runTxnShow({ loaded, id }: { loaded: LoadedConfig; id: number }): Promise<TxnShowResult> {
   return withStateDb(loaded, async (db) => {
     const transaction = await getTransaction(db, id);
-    if (!transaction) throw usageError(`no transaction ${id}`, 'see `ganymede txn list`');
+    if (!transaction) throw notFoundError(`no transaction ${id}`, 'see `ganymede txn list`');
     return {
       transaction,
       steps: await listStepHistory(db, id),

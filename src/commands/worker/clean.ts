@@ -2,7 +2,7 @@
 // streamed load unpacked on this host, if any (nothing writes them now). The encrypted file the agent
 // delivered stays in the inbox until it is archived.
 import { rm } from 'node:fs/promises';
-import type { StepOutcome } from '../../state/steps.js';
+import type { StepOutcome } from '../../state/step-outcomes.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { scratchSchema, txnWorkDir } from '../../worker/paths.js';
 import { connectScratch, scratchQuery } from '../../worker/scratch-db.js';

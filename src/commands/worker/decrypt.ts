@@ -5,7 +5,7 @@
 import { requireSettings } from '../../config/load.js';
 import { messageOf } from '../../errors.js';
 import { listRetiredGeoKeys } from '../../state/geos.js';
-import type { StepOutcome } from '../../state/steps.js';
+import type { StepOutcome } from '../../state/step-outcomes.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { sha256Of } from '../../worker/inbox-file.js';
 import { openDeliverySource, quarantine } from '../../worker/delivery-source.js';
@@ -21,10 +21,10 @@ export async function decryptStep(context: StepContext): Promise<StepOutcome> {
     // step 2: decrypt, verify the signature, the layout, the limits and the manifest, writing nothing: load
     // streams the same file again, on whichever host claims it
     context.log.info(`verifying ${reported.name}: ${file.size} bytes`);
-    const { verifyDelivery } = await import('../../pipeline/verify-delivery.js');
-    const { DeliveryRefusal } = await import('../../pipeline/delivery-reader.js');
+    const { verifyDelivery } = await import('../../load/verify-delivery.js');
+    const { DeliveryRefusal } = await import('../../load/delivery-reader.js');
     const { OpenPgpRefusal } = await import('../../openpgp/open.js');
-    const { DumpManifestError } = await import('../../pipeline/dump-manifest.js');
+    const { DumpManifestError } = await import('../../dump/dump-manifest.js');
     try {
       const verified = await verifyDelivery(source);
       const rows = verified.manifest.tables.reduce((sum, table) => sum + table.rows, 0);

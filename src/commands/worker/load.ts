@@ -7,22 +7,25 @@ import type mysql from 'mysql2';
 import { GanymedeError, messageOf, refusedError } from '../../errors.js';
 import { ExitCode } from '../../exit-codes.js';
 import { createProgress } from '../../progress.js';
-import { TableMismatchError } from '../../pipeline/load-tables.js';
-import type { StepOutcome } from '../../state/steps.js';
+import { DefinitionTranslationError } from '../../load/definition-translation.js';
+import { TableMismatchError } from '../../load/load-tables.js';
+import type { StepOutcome } from '../../state/step-outcomes.js';
 import type { StepContext } from '../../worker/runtime.js';
 import { openDeliverySource, quarantine } from '../../worker/delivery-source.js';
 import { scratchSchema } from '../../worker/paths.js';
 import { connectScratch, scratchQuery, scratchTarget } from '../../worker/scratch-db.js';
+import { recordSchemaChanges } from '../../worker/schema-events.js';
+import { recordTranslations } from '../../worker/translation-events.js';
 
 // One pass on one connection (bench/README.md, "stream-load"): two connections or two passes at once measured
 // no faster on shared cores, at more client CPU and memory.
 const loadConnections = 1;
 
 export async function loadStep(context: StepContext): Promise<StepOutcome> {
-  const { loadDelivery } = await import('../../pipeline/load-delivery.js');
-  const { DeliveryRefusal } = await import('../../pipeline/delivery-reader.js');
+  const { loadDelivery } = await import('../../load/load-delivery.js');
+  const { DeliveryRefusal } = await import('../../load/delivery-reader.js');
   const { OpenPgpRefusal } = await import('../../openpgp/open.js');
-  const { DumpManifestError } = await import('../../pipeline/dump-manifest.js');
+  const { DumpManifestError } = await import('../../dump/dump-manifest.js');
   const { file, source, sha256 } = await openDeliverySource(context);
   const schema = scratchSchema(context.loaded.config, context.txn);
   const admin = await connectScratch(context.loaded).catch(async (error: unknown) => {
@@ -56,10 +59,14 @@ export async function loadStep(context: StepContext): Promise<StepOutcome> {
     bar.finish();
     const streamed = sha256();
     if (streamed !== context.txn.file!.sha256) await quarantine(context, `its sha256 is now ${streamed ?? 'unknown'}, the agent reported ${context.txn.file!.sha256}`);
-    await context.event({ phase: 'load', message: `${loaded.tables.length} tables into ${schema}, verified`, rows: loaded.rows, bytes: loaded.bytes });
+    await recordSchemaChanges(context, loaded.manifest);
+    const translated = await recordTranslations(context, loaded.tables);
+    const otherwise = translated > 0 ? ` (${translated} created otherwise than the GEO defined them, for this server)` : '';
+    await context.event({ phase: 'load', message: `${loaded.tables.length} tables into ${schema}, verified${otherwise}`, rows: loaded.rows, bytes: loaded.bytes });
     return { rows: loaded.rows, bytes: loaded.bytes };
   } catch (error) {
     if (error instanceof TableMismatchError) throw refusedError(error.message, 'the loaded data differs from what the agent dumped; the agent may deliver the hour again');
+    if (error instanceof DefinitionTranslationError) throw refusedError(error.message, "load this GEO's deliveries on a centre whose MySQL server has that clause");
     if (error instanceof GanymedeError) throw error;
     const code = (error as { code?: string }).code ?? '';
     if (/ECONNREFUSED|PROTOCOL_CONNECTION_LOST|ETIMEDOUT|ECONNRESET|ER_SERVER_SHUTDOWN/.test(`${code} ${messageOf(error)}`)) {

@@ -8,7 +8,7 @@ import { requireSettings } from '../../config/load.js';
 import { failedError } from '../../errors.js';
 import { feedManifestName, openFeedStore, readFeedFile, readFeedManifest } from '../../feed/store.js';
 import { listFeedFiles, recordFeedFile } from '../../state/cycles.js';
-import type { StepOutcome } from '../../state/steps.js';
+import type { StepOutcome } from '../../state/step-outcomes.js';
 import type { CycleStepContext } from '../../worker/runtime.js';
 import { hostKeyPin, openTransport } from '../../transport/location.js';
 import { withRetry } from '../../transport/retry.js';
@@ -24,10 +24,10 @@ export async function sendStep(context: CycleStepContext): Promise<StepOutcome> 
       throw failedError(`the feed of ${context.cycle} is not in ${store.describe()} (no ${context.cycle}/${feedManifestName})`, `run \`ganymede worker feed --cycle ${context.cycle}\` first`);
     }
     // The manifest goes last: a reader that sees it may trust every file it lists to be there.
-    const ordered: Array<{ name: string; size: number; sha256: string; source: PutSource }> = [
+    const ordered: Array<{ name: string; size: number; sha256: string; rows?: number; source: PutSource }> = [
       ...[...feed.manifest.files]
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .map((file) => ({ name: file.name, size: file.bytes, sha256: file.sha256, source: () => readFeedFile(store, context.cycle, file, context.signal) })),
+        .map((file) => ({ name: file.name, size: file.bytes, sha256: file.sha256, rows: file.rows, source: () => readFeedFile(store, context.cycle, file, context.signal) })),
       { name: feedManifestName, size: feed.bytes.length, sha256: feed.sha256, source: () => Readable.from([feed.bytes]) },
     ];
     const sent = new Map((await listFeedFiles(context.db, context.cycleStart)).map((file) => [file.name, file]));
@@ -37,11 +37,11 @@ export async function sendStep(context: CycleStepContext): Promise<StepOutcome> 
     let bytes = 0;
     let files = 0;
     try {
-      for (const { name, size, sha256, source } of ordered) {
+      for (const { name, size, sha256, rows, source } of ordered) {
         if (!context.force && sent.get(name)?.sha256 === sha256) continue;
         const remotePath = `${context.cycle}/${name}`;
         await transport.put(remotePath, source, { expectedSize: size });
-        await recordFeedFile(context.db, context.cycleStart, { name, size, sha256, remotePath });
+        await recordFeedFile(context.db, context.cycleStart, { name, size, sha256, remotePath, rows });
         context.log.info(`sent ${remotePath} (${size} bytes) to ${transport.describe()}`);
         bytes += size;
         files++;
