@@ -48,8 +48,10 @@ before(async () => {
   server = await startSwift();
   centre = await startCentre({
     glassbeam: true,
-    // Short leases, so that a cut-off host's step is taken over within seconds.
-    settings: { ...centreSettings(server, 'centre-api'), 'centre.lease_ms': 3000, 'centre.lease_grace_ms': 1000 },
+    // Short leases, so that a cut-off host's step is taken over within seconds; not shorter, as a worker started on
+    // a machine as busy as CI's (load 15 on 2 cores) takes seconds to renew the lease its tick took for it, and one
+    // that misses it is expired as crashed: at 3 s, CI saw 48 such attempts and the hour ran out of them.
+    settings: { ...centreSettings(server, 'centre-api'), 'centre.lease_ms': 10_000, 'centre.lease_grace_ms': 4000 },
     agentSettings: { 'agent.inbox': 'api' },
   });
   for (const [index, name] of geoNames.entries()) {
