@@ -5,7 +5,8 @@
 // Three files at a time on two cores: most of a file's time is spent waiting on the servers and the CLI
 // processes it starts, and the suite has to fit CI's 30 minutes.
 // Usage: node scripts/run-tests.mjs [substring …]  — only files whose path contains one of the substrings.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -22,14 +23,34 @@ function findTests(dir) {
   return found;
 }
 
+const concurrency = 3;
 const files = findTests(join(root, 'test')).filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
 if (files.length === 0) {
   console.error(`run-tests: no test file matches ${filters.join(', ') || 'test/**/*.test.ts'}`);
   process.exit(2);
 }
+const spansDir = mkdtempSync(join(tmpdir(), 'test-spans-'));
+const spansFile = join(spansDir, 'spans.json');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/slowest-test-files.mjs', '--test-reporter-destination=stderr', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } },
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/slowest-test-files.mjs', '--test-reporter-destination=stderr', ...files],
+  { cwd: root, stdio: 'inherit', env: { ...process.env, TEST_FILE_SPANS: spansFile, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } },
 );
+printSlowest();
 process.exit(result.status ?? 1);
+
+/** The files that took longest, from when the runner started each to its last result, files running side by side. */
+function printSlowest() {
+  let spans;
+  try {
+    spans = JSON.parse(readFileSync(spansFile, 'utf8'));
+  } catch {
+    return;
+  } finally {
+    rmSync(spansDir, { recursive: true, force: true });
+  }
+  const files = Object.entries(spans).map(([file, [start, end]]) => ({ file: relative(root, file), ms: end - start })).sort((a, b) => b.ms - a.ms);
+  if (files.length < 2) return;
+  console.log(`\nslowest test files (${files.length} files, ${concurrency} at a time; wall time from start to last result):`);
+  for (const { file, ms } of files.slice(0, 15)) console.log(`${(ms / 1000).toFixed(1).padStart(7)} s  ${file}`);
+}

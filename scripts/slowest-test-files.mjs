@@ -1,22 +1,19 @@
-// A node:test reporter that prints, after the run, the test files that took longest (from when the runner
-// started each file to its last result), so that whoever keeps the suite under CI's 30 minutes sees where the
-// time goes without timing files by hand. Used by scripts/run-tests.mjs beside the spec reporter.
-const shown = 15;
+// A node:test reporter that records when each test file started and gave its last result, for
+// scripts/run-tests.mjs to print the slowest files after the run: where the suite's time goes, to keep it under
+// CI's 30 minutes. It writes the file named by TEST_FILE_SPANS as it goes, because --test-force-exit ends the
+// process before a reporter's output at the end of the stream would be written.
+import { writeFileSync } from 'node:fs';
 
-export default async function* slowestTestFiles(source) {
-  const spans = new Map();
+export default async function* testFileSpans(source) {
+  const spans = {};
+  const out = process.env.TEST_FILE_SPANS;
   for await (const event of source) {
     const file = event.data?.file;
-    if (!file) continue;
-    const now = Date.now();
-    const span = spans.get(file);
-    if (event.type === 'test:dequeue' && event.data.name === file) spans.set(file, { start: now, end: now });
-    else if (span) span.end = now;
+    if (!file || !out) continue;
+    if (event.type === 'test:dequeue' && event.data.name === file) spans[file] = [Date.now(), Date.now()];
+    else if (spans[file] && (event.type === 'test:pass' || event.type === 'test:fail') && event.data.nesting === 0) {
+      spans[file][1] = Date.now();
+      writeFileSync(out, JSON.stringify(spans));
+    }
   }
-  const root = new URL('..', import.meta.url).pathname;
-  const slowest = [...spans].map(([file, { start, end }]) => ({ file: file.startsWith(root) ? file.slice(root.length) : file, ms: end - start })).sort((a, b) => b.ms - a.ms);
-  if (slowest.length < 2) return;
-  yield `\nslowest test files (wall time, files run side by side):\n`;
-  for (const { file, ms } of slowest.slice(0, shown)) yield `${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`;
-  yield `${(slowest.reduce((sum, { ms }) => sum + ms, 0) / 1000).toFixed(0).padStart(7)} s  in all ${slowest.length} files\n`;
 }
