@@ -30,6 +30,8 @@ export interface ApiServerOptions {
   maxBodyBytes: number;
   maxEventsPerRequest: number;
   requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open; Node's default when absent. */
+  keepAliveTimeoutMs?: number | undefined;
   /** HTTPS with this certificate and key (TLS 1.2+), and mutual TLS with a client CA; plain HTTP when absent. */
   tls?: ApiTlsOptions | undefined;
   /** serverTlsOptions(tls) when already read (the files are read once); read here otherwise. */
@@ -214,7 +216,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       settings: { loaded: options.console.loaded },
     },
   };
-  const timeouts = { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs };
+  const timeouts = {
+    requestTimeout: options.requestTimeoutMs,
+    headersTimeout: options.requestTimeoutMs,
+    ...(options.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeout: options.keepAliveTimeoutMs }),
+  };
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     // While draining, every reply closes its connection, so a keep-alive client cannot hold the stop up.
     if (stopping.has(server)) response.setHeader('connection', 'close');

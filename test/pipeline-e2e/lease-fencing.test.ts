@@ -13,8 +13,11 @@ import { ExitCode } from '../../src/exit-codes.js';
 import { assertWarehouseHoldsSource, attemptsOf, bigTableStatements, schemaExists, sourceStatements, txnRow, waitFor } from './support.js';
 
 const cycle = '2026-06-04T02';
-/** Not a timing assertion on the work: how long a cut-off worker may linger (lease 3 s, then a 3 s stop grace). */
-const exitBoundMs = 30_000;
+/**
+ * Not a timing assertion on the work: a worker whose link hangs would otherwise wait on TCP for many minutes;
+ * this one stops after its lease (3 s) and a 3 s stop grace, so a minute is far beyond any busy machine's delay.
+ */
+const exitBoundMs = 60_000;
 let centre: Centre;
 let proxy: FaultyMysql;
 let txnId: number;
@@ -47,14 +50,12 @@ test('a load whose host loses its link to the Ganymede MySQL stops itself and re
   });
   await waitFor('the load to be under way', () => schemaExists(centre, centre.paths.scratchSchema(txnId)), 60_000);
   proxy.hang();
-  const cutAt = Date.now();
   const ended = await Promise.race([worker, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), exitBoundMs))]);
   if (!ended) worker.kill('SIGKILL');
   assert.ok(ended, `the worker still ran ${exitBoundMs} ms after its link was cut`);
   const run = { code: ended.exitCode ?? -1, stdout: String(ended.stdout), stderr: String(ended.stderr) };
   assert.equal(run.code, ExitCode.unreachable, shown(run));
   assert.match(run.stderr, /load of transaction \d+: stopped, as its lease could not be renewed for \d+ ms \(the Ganymede MySQL is unreachable from centre-test\)/);
-  assert.ok(Date.now() - cutAt < exitBoundMs);
   const [load] = (await attemptsOf(centre, txnId)).filter((attempt) => attempt.step === 'load');
   assert.equal(load?.outcome, 'running', 'the fenced worker recorded nothing: the attempt is the next tick\'s to expire');
 });

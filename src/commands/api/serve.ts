@@ -17,6 +17,8 @@ export interface ApiServeOptions {
   onListening?: (address: { host: string; port: number; tls: boolean }) => void;
   /** The address came from --listen: a host that cannot be listened on is then a usage error (exit 2). */
   listenFromFlag?: boolean;
+  /** How long an idle keep-alive connection stays open; Node's default (5 s) when absent. Tests make it long. */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface ApiSecuritySettings {
@@ -102,6 +104,7 @@ export async function runApiServe(options: ApiServeOptions): Promise<{ stoppedBy
     maxBackfillHours: config.centre.max_backfill_hours,
     hostDeadAfterMs: config.centre.host_dead_after_ms,
     requestTimeoutMs: config.api.request_timeout_ms,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     uploads,
     warehouse: warehouse && (() => warehouse.db()),
     console: { loaded: options.loaded, sessionHours: config.api.console_session_hours },
