@@ -6,6 +6,7 @@
 // keys that etl takes `_id` from. Defaults, generated-column expressions, checks, foreign keys, comments and
 // storage options are dropped: every column's value arrives in the data file, so none of them can matter.
 import { quoteIdentifier } from './dump-format.js';
+import { SqlCursor, TableDefinitionError } from './sql-cursor.js';
 import { SqlSyntaxError, tokenizeSql, type SqlToken } from './sql-tokens.js';
 
 export interface ColumnType {
@@ -53,9 +54,7 @@ export interface TableDefinition {
   rowFormat: string | null;
 }
 
-export class TableDefinitionError extends Error {
-  override name = 'TableDefinitionError';
-}
+export { TableDefinitionError };
 
 const integerTypes = ['TINYINT', 'SMALLINT', 'MEDIUMINT', 'INT', 'INTEGER', 'BIGINT'];
 const numericTypes = [...integerTypes, 'DECIMAL', 'NUMERIC', 'FLOAT', 'DOUBLE', 'REAL', 'BIT', 'BOOL', 'BOOLEAN'];
@@ -81,9 +80,6 @@ const droppedTableOptions = new Set([
   'PAGE_COMPRESSED', 'PAGE_COMPRESSION_LEVEL', 'ENCRYPTED', 'ENCRYPTION_KEY_ID', 'ENCRYPTION', 'COMPRESSION', 'TABLESPACE',
   'STORAGE', 'IETF_QUOTES', 'ENGINE_ATTRIBUTE', 'SECONDARY_ENGINE_ATTRIBUTE', 'AUTOEXTEND_SIZE', 'SECONDARY_ENGINE', 'START',
 ]);
-const namePattern = /^[^\0]{1,64}$/u;
-const charsetPattern = /^[A-Za-z0-9_]{1,64}$/;
-const maxLength = 4_294_967_295;
 
 /** Reads SHOW CREATE TABLE text; throws TableDefinitionError naming what is not allowed. */
 export function parseTableDefinition(sql: string): TableDefinition {
@@ -97,102 +93,9 @@ export function parseTableDefinition(sql: string): TableDefinition {
   return new Reader(tokens).table();
 }
 
-class Reader {
-  private at = 0;
+class Reader extends SqlCursor {
   /** Columns named by a table-level `CHECK (json_valid(col))`. */
   private readonly tableJsonChecks: string[] = [];
-  constructor(private readonly tokens: SqlToken[]) {}
-
-  private peek(offset = 0): SqlToken | undefined {
-    return this.tokens[this.at + offset];
-  }
-  private next(): SqlToken {
-    const token = this.tokens[this.at++];
-    if (!token) throw new TableDefinitionError('the table definition ends too early');
-    return token;
-  }
-  private isWord(...words: string[]): boolean {
-    const token = this.peek();
-    return token?.kind === 'word' && words.includes(token.upper);
-  }
-  private isPunct(text: string): boolean {
-    const token = this.peek();
-    return token?.kind === 'punct' && token.text === text;
-  }
-  private takeWord(...words: string[]): boolean {
-    if (!this.isWord(...words)) return false;
-    this.at++;
-    return true;
-  }
-  private takePunct(text: string): boolean {
-    if (!this.isPunct(text)) return false;
-    this.at++;
-    return true;
-  }
-  private expectWord(word: string): void {
-    if (!this.takeWord(word)) this.unexpected(`${word} expected`);
-  }
-  private expectPunct(text: string): void {
-    if (!this.takePunct(text)) this.unexpected(`"${text}" expected`);
-  }
-  private unexpected(why: string): never {
-    const token = this.peek();
-    const shown = token ? JSON.stringify(token.text.slice(0, 40)) : 'the end';
-    throw new TableDefinitionError(`the table definition is not allowed: ${why}, found ${shown}`);
-  }
-
-  /** A name, quoted or not; `a.b` (a name in another schema) is refused wherever a name is read. */
-  private name(what: string): string {
-    const token = this.next();
-    if (token.kind !== 'name' && token.kind !== 'word') {
-      this.at--;
-      this.unexpected(`${what} expected`);
-    }
-    if (this.isPunct('.')) this.unexpected(`${what} must not name another schema`);
-    if (!namePattern.test(token.text) || token.text.endsWith(' ')) throw new TableDefinitionError(`${what} ${JSON.stringify(token.text.slice(0, 70))} is not a MySQL name`);
-    return token.text;
-  }
-  private integer(what: string): number {
-    const token = this.next();
-    const value = token.kind === 'number' && /^[0-9]+$/.test(token.text) ? Number(token.text) : NaN;
-    if (!Number.isSafeInteger(value) || value > maxLength) {
-      this.at--;
-      this.unexpected(`${what}: a whole number expected`);
-    }
-    return value;
-  }
-  private charsetName(): string {
-    this.takePunct('=');
-    const token = this.next();
-    const text = token.kind === 'word' || token.kind === 'name' || token.kind === 'string' ? token.text : '';
-    if (!charsetPattern.test(text)) {
-      this.at--;
-      this.unexpected('a character set or collation name expected');
-    }
-    return text.toLowerCase();
-  }
-  /** Skips one balanced `( … )` group without looking inside (its content is never used). */
-  private skipGroup(): void {
-    this.expectPunct('(');
-    for (let depth = 1; depth > 0; ) {
-      const token = this.next();
-      if (token.kind === 'punct' && token.text === '(') depth++;
-      if (token.kind === 'punct' && token.text === ')') depth--;
-    }
-  }
-  /** Skips a value (DEFAULT, COMMENT, an option's value): a literal, a word or call, or a group. */
-  private skipValue(): void {
-    this.takePunct('=');
-    this.takePunct('-') || this.takePunct('+');
-    if (this.isPunct('(')) return this.skipGroup();
-    const token = this.next();
-    if (token.kind === 'word' && this.peek()?.kind === 'string') this.at++; // _utf8mb4'…', x'…', b'…'
-    else if (token.kind === 'word' && this.isPunct('(')) this.skipGroup(); // current_timestamp(6)
-    else if (token.kind === 'punct') {
-      this.at--;
-      this.unexpected('a value expected');
-    }
-  }
 
   table(): TableDefinition {
     this.expectWord('CREATE');
