@@ -50,8 +50,9 @@ test('npm pack gives a package that `npm install -g` turns into a working ganyme
     const [packed] = readdirSync(dir.path).filter((name) => name.endsWith('.tgz'));
     assert.ok(packed, 'npm pack wrote a .tgz');
     const prefix = join(dir.path, 'prefix');
-    // From npm's cache, which `npm ci` filled: the test needs no registry.
-    await execa('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', join(dir.path, packed)], { cwd: dir.path });
+    // Tarballs from npm's cache, which `npm ci` filled; not --offline, as resolving the dependencies' ranges needs
+    // their metadata, which `npm ci` (installing from the lock) never fetched: a fresh machine has none cached.
+    await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir.path, packed)], { cwd: dir.path });
     const version = await execa(join(prefix, 'bin/ganymede'), ['--version'], { reject: false });
     assert.equal(version.exitCode, 0, version.stderr);
     assert.match(version.stdout, /^\d+\.\d+\.\d+$/);
