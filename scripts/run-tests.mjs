@@ -33,24 +33,27 @@ const spansDir = mkdtempSync(join(tmpdir(), 'test-spans-'));
 const spansFile = join(spansDir, 'spans.json');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/slowest-test-files.mjs', '--test-reporter-destination=stderr', ...files],
+  ['--import', 'tsx', '--import', './scripts/test-file-clock.mjs', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit', '--test-timeout=600000', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, TEST_FILE_SPANS: spansFile, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR } },
 );
 printSlowest();
 process.exit(result.status ?? 1);
 
-/** The files that took longest, from when the runner started each to its last result, files running side by side. */
+/** The files that took longest, and the CPU each used with the processes it started (test-file-clock.mjs). */
 function printSlowest() {
-  let spans;
+  let lines;
   try {
-    spans = JSON.parse(readFileSync(spansFile, 'utf8'));
+    lines = readFileSync(spansFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
   } catch {
     return;
   } finally {
     rmSync(spansDir, { recursive: true, force: true });
   }
-  const files = Object.entries(spans).map(([file, [start, end]]) => ({ file: relative(root, file), ms: end - start })).sort((a, b) => b.ms - a.ms);
-  if (files.length < 2) return;
-  console.log(`\nslowest test files (${files.length} files, ${concurrency} at a time; wall time from start to last result):`);
-  for (const { file, ms } of files.slice(0, 15)) console.log(`${(ms / 1000).toFixed(1).padStart(7)} s  ${file}`);
+  if (lines.length < 2) return;
+  const seconds = (ms) => (ms / 1000).toFixed(1).padStart(7);
+  const cpu = lines.reduce((sum, line) => sum + line.ownMs + line.childrenMs, 0);
+  console.log(`\nslowest test files of ${lines.length}, ${concurrency} at a time (wall, CPU of the file, CPU of what it started); CPU in all ${seconds(cpu)} s:`);
+  for (const line of lines.sort((a, b) => b.wallMs - a.wallMs).slice(0, 15)) {
+    console.log(`${seconds(line.wallMs)} s ${seconds(line.ownMs)} s ${seconds(line.childrenMs)} s  ${relative(root, line.file)}`);
+  }
 }
