@@ -19,6 +19,8 @@ export interface ApiPatience {
   onFirstFailure?: (() => Promise<void> | void) | undefined;
   signal?: AbortSignal | undefined;
   random?: () => number;
+  /** The clock the deadline is read from (ms since the epoch); tests pass their own. */
+  now?: () => number;
 }
 
 export const defaultApiRetryBaseDelayMs = 1_000;
@@ -58,14 +60,15 @@ export class PatienceExhausted extends Error {
 export async function withApiPatience<T>(what: string, call: () => Promise<T>, patience: ApiPatience): Promise<T> {
   const baseDelayMs = patience.baseDelayMs ?? defaultApiRetryBaseDelayMs;
   const maxDelayMs = patience.maxDelayMs ?? defaultApiRetryMaxDelayMs;
+  const now = patience.now ?? Date.now;
   let since: Date | undefined;
   for (let failure = 1; ; failure++) {
     try {
       return await call();
     } catch (error) {
       if (!(error instanceof ApiUnavailable)) throw error;
-      since ??= new Date();
-      const leftMs = patience.deadlineMs - Date.now();
+      since ??= new Date(now());
+      const leftMs = patience.deadlineMs - now();
       if (leftMs <= 0) throw new PatienceExhausted(error, since, failure, patience.limit);
       if (failure === 1) await patience.onFirstFailure?.();
       // The last wait ends at the deadline, for one more try then: "giving up at" is when it really does.

@@ -27,17 +27,19 @@ test('each wait is drawn from 0 to the doubling bound, which stops at the cap', 
 test('an API that is down is asked again until the deadline, one log line per wait, then PatienceExhausted', async () => {
   const lines: string[] = [];
   let calls = 0;
-  const deadlineMs = Date.now() + 300;
+  // Each call takes 100 ms of this clock, whatever the machine's load: the third finds the deadline passed.
+  const startMs = Date.UTC(2026, 10, 24, 10, 5);
+  const now = () => startMs + calls * 100;
   await assert.rejects(
     withApiPatience('opening 2026-11-24T10', async () => {
       calls++;
       throw down();
-    }, { deadlineMs, limit: 'agent.api_patience_minutes 0.005', baseDelayMs: 20, maxDelayMs: 50, onRetry: (line) => lines.push(line) }),
-    (error: unknown) => error instanceof PatienceExhausted && error.attempts === calls && error.limit === 'agent.api_patience_minutes 0.005',
+    }, { deadlineMs: startMs + 300, now, limit: 'agent.api_patience_minutes 0.005', baseDelayMs: 20, maxDelayMs: 50, onRetry: (line) => lines.push(line) }),
+    (error: unknown) => error instanceof PatienceExhausted && error.attempts === 3 && error.since.getTime() === startMs + 100 && error.limit === 'agent.api_patience_minutes 0.005',
   );
-  assert.ok(calls >= 3, `${calls} calls`);
-  assert.equal(lines.length, calls - 1, 'one line per wait');
-  for (const line of lines) assert.match(line, /^opening 2026-11-24T10: the status API at centre:8080 is unreachable \(ECONNREFUSED\); retrying in \d+\.\d s, giving up at \d\d:\d\d:\d\d UTC$/);
+  assert.equal(calls, 3);
+  assert.equal(lines.length, 2, 'one line per wait');
+  for (const line of lines) assert.match(line, /^opening 2026-11-24T10: the status API at centre:8080 is unreachable \(ECONNREFUSED\); retrying in \d+\.\d s, giving up at 10:05:00 UTC$/);
 });
 
 test('an answer is never waited out: a refusal is thrown at the first call', async () => {
