@@ -34,7 +34,7 @@ describe('status events while the API is down', { timeout: 300_000 }, () => {
 
   test('buffered through a stop and a restart on the same port, then sent by the next reporter: every event stored once', async () => {
     const bufferFile = join(dir.path, 'events.jsonl');
-    const client = new ApiClient({ baseUrl: api.url, token: fixture.token, as: 'GEO afr', timeoutMs: 2_000 });
+    const client = new ApiClient({ baseUrl: api.url, token: fixture.token, as: 'GEO afr', timeoutMs: 30_000 });
     const reporterFor = () => new EventReporter({ bufferFile, send: (id, batch) => client.postEvents(id, batch), log: quietLog, flushEveryMs: 3_600_000 });
     const report = (reporter: EventReporter, from: number, count: number) => {
       for (let n = from; n < from + count; n++) reporter.report(txnId, { level: 'info', phase: 'extracting', rows: n, message: `event ${n}` });

@@ -173,7 +173,7 @@ test('kill -9 of every process of one host mid-hour: the hour completes on the o
   assert.ok(pids.includes(caught.pid), `${victim.name}'s worker ${caught.pid} is among its processes ${pids.join(' ')}`);
   for (const pid of pids) killNow(pid);
   await stopped;
-  await waitFor(`every process of ${victim.name} to be gone`, () => victim.pids().length === 0, 10_000);
+  await waitFor(`every process of ${victim.name} to be gone`, () => victim.pids().length === 0, 60_000);
   const lastId = Number((await rows('SELECT COALESCE(MAX(id), 0) AS lastId FROM step_attempts'))[0]!.lastId);
 
   await waitForHourSent(cycles[0]!);
