@@ -196,6 +196,9 @@ const forceable: readonly TxnState[] = ['delivered', 'done', 'failed', 'cancelle
  * A delivered hour is a conflict unless forced; a forced re-delivery starts a new delivery number.
  */
 export async function openTransaction(db: Db, geoId: number, cycleStart: Date, options: { force?: boolean; agentHost?: string } = {}): Promise<OpenOutcome> {
+  // A DATETIME column rounds a fraction of a second away, so a time inside an hour would be stored as one
+  // row and looked up as none.
+  if (cycleStart.getTime() % 3_600_000 !== 0) throw new Error(`openTransaction: ${cycleStart.toISOString()} is not the start of an hour`);
   // Both rows may exist already (that is what makes opening idempotent); any other error is one.
   await ignoreDuplicate(
     db.query(`INSERT INTO cycles (cycle_start, state, created_at, updated_at) VALUES (?, 'collecting', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`, [cycleStart]),

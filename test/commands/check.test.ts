@@ -31,7 +31,9 @@ test('a fresh centre is CRITICAL until the tick has run, then WARNING until some
 });
 
 test('a late hour is a WARNING naming the missing GEOs; a failed transaction and an unsent cycle are CRITICAL; a stale tick too', async () => {
-  const hourAgo = Date.now() - (Date.now() % 3_600_000) - 3_600_000;
+  // One reading of the clock: two, either side of the top of an hour, gave a time that is no hour's start.
+  const now = Date.now();
+  const hourAgo = now - (now % 3_600_000) - 3_600_000;
   const [txnId] = await deliveredTransactions(db, 1, 1, hourAgo);
   const lateNow = new Date(hourAgo + 40 * 60_000);
   const late = await runCheck({ loaded: centre.loaded, now: lateNow });

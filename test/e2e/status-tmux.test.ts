@@ -27,7 +27,8 @@ after(async () => {
 
 test('status fits an 80-column pane for 10 GEOs and reads right: matrix, legend, failures with their reason', async () => {
   const db = await openStateDb(centre.loaded);
-  const hour = Date.now() - (Date.now() % 3_600_000);
+  const now = Date.now();
+  const hour = now - (now % 3_600_000);
   for (let i = 0; i < 10; i++) {
     const geo = (await addGeo(db, { name: `geo-${String(i).padStart(2, '0')}-long`, publicKey: 'k', keyFingerprint: 'F'.repeat(40) }))!.geo;
     for (let h = 1; h <= 3; h++) {
