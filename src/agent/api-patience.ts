@@ -67,8 +67,9 @@ export async function withApiPatience<T>(what: string, call: () => Promise<T>, p
       return await call();
     } catch (error) {
       if (!(error instanceof ApiUnavailable)) throw error;
-      since ??= new Date(now());
-      const leftMs = patience.deadlineMs - now();
+      const failedAtMs = now();
+      since ??= new Date(failedAtMs);
+      const leftMs = patience.deadlineMs - failedAtMs;
       if (leftMs <= 0) throw new PatienceExhausted(error, since, failure, patience.limit);
       if (failure === 1) await patience.onFirstFailure?.();
       // The last wait ends at the deadline, for one more try then: "giving up at" is when it really does.

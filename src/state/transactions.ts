@@ -2,7 +2,7 @@
 // change here is one statement or a short transaction with a row lock, so a crash cannot leave it half done.
 import type mysql from 'mysql2/promise';
 import { inTransaction, type Db } from './db.js';
-import { formatCycle } from '../cycle.js';
+import { cycleOf, formatCycle } from '../cycle.js';
 import { isDeliveryFileOf } from '../inbox/delivery-name.js';
 import { recordSupersededDelivery } from './retired-deliveries.js';
 
@@ -198,7 +198,7 @@ const forceable: readonly TxnState[] = ['delivered', 'done', 'failed', 'cancelle
 export async function openTransaction(db: Db, geoId: number, cycleStart: Date, options: { force?: boolean; agentHost?: string } = {}): Promise<OpenOutcome> {
   // A DATETIME column rounds a fraction of a second away, so a time inside an hour would be stored as one
   // row and looked up as none.
-  if (cycleStart.getTime() % 3_600_000 !== 0) throw new Error(`openTransaction: ${cycleStart.toISOString()} is not the start of an hour`);
+  if (cycleOf(cycleStart).getTime() !== cycleStart.getTime()) throw new Error(`openTransaction: ${cycleStart.toISOString()} is not the start of an hour`);
   // Both rows may exist already (that is what makes opening idempotent); any other error is one.
   await ignoreDuplicate(
     db.query(`INSERT INTO cycles (cycle_start, state, created_at, updated_at) VALUES (?, 'collecting', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`, [cycleStart]),
