@@ -6,7 +6,7 @@
 //   rather than fed with the later hour's rows.
 // - A GEO's next etl waits while the feed of an hour it is in is due.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import mysqlPromise from 'mysql2/promise';
@@ -65,6 +65,18 @@ test('an hour already sent is replayed byte for byte; --rebuild builds it from t
   rmSync(glassbeamDir(first), { recursive: true, force: true });
   await ok(['worker', 'send', '--cycle', first, '--force']);
   assert.deepEqual(treeHashes(glassbeamDir(first)), sentThen, 'Glassbeam gets again the bytes it got then');
+
+  // A file of the sent feed cut short, then gone: the replay is refused, naming it, and nothing is rebuilt.
+  const accounts = join(feedDir(first), 'accounts.ndjson.gz');
+  const accountsBytes = readFileSync(accounts);
+  for (const [damage, what] of [[() => writeFileSync(accounts, accountsBytes.subarray(1)), 'of another size'], [() => rmSync(accounts), 'missing']] as const) {
+    damage();
+    const broken = await cliWith(centre, ['worker', 'feed', '--cycle', first, '--force']);
+    assert.equal(broken.code, ExitCode.refused, shown(broken));
+    assert.match(broken.stderr, new RegExp(`the feed of ${first} as sent is no longer whole in .*: accounts\\.ndjson\\.gz is ${what}`));
+  }
+  writeFileSync(accounts, accountsBytes);
+  assert.deepEqual(treeHashes(feedDir(first)), storedThen, 'a refused replay leaves the stored feed alone');
 
   const alone = await cliWith(centre, ['worker', 'feed', '--cycle', first, '--rebuild']);
   assert.equal(alone.code, ExitCode.usage, shown(alone));

@@ -66,13 +66,15 @@ function assertGlassbeamHasStoredFeed(stored: Map<string, Buffer>): FeedManifest
   return manifest;
 }
 
-async function attemptHosts(step: 'feed' | 'send'): Promise<Array<[string, string]>> {
+/** Each attempt's host and outcome; `errors` keeps what a failed one said, for an assertion's message. */
+async function attemptHosts(step: 'feed' | 'send'): Promise<Array<[string, string]> & { errors: string }> {
   const [rows] = await centre.db.query<mysql.RowDataPacket[]>(
-    `SELECT a.host, a.outcome FROM step_attempts a JOIN steps s ON s.id = a.step_id
+    `SELECT a.host, a.outcome, a.error FROM step_attempts a JOIN steps s ON s.id = a.step_id
       WHERE s.txn_id IS NULL AND s.cycle_start = ? AND s.name = ? ORDER BY a.attempt`,
     [new Date(`${cycle}:00:00Z`), step],
   );
-  return rows.map((row) => [String(row.host), String(row.outcome)]);
+  const errors = rows.filter((row) => row.error).map((row) => `${step} attempt on ${row.host}: ${row.outcome}: ${row.error}`).join('\n');
+  return Object.assign(rows.map((row): [string, string] => [String(row.host), String(row.outcome)]), { errors });
 }
 
 before(async () => {
@@ -102,7 +104,8 @@ test('host A builds the feed into Swift and keeps nothing of it on its disk; hos
   } finally {
     await centre.glassbeam!.setReadOnly(false);
   }
-  assert.deepEqual(await attemptHosts('feed'), [['centre-test', 'succeeded']]);
+  const feedAttempts = await attemptHosts('feed');
+  assert.deepEqual([...feedAttempts], [['centre-test', 'succeeded']], feedAttempts.errors || 'one feed attempt, on host A');
   assert.deepEqual(listTree(glassbeamDir()), [], 'nothing at Glassbeam yet');
   assert.equal(existsSync(join(centre.dataDir, 'feed')), false, "no feed dir on host A's disk");
   assert.deepEqual(listTree(join(centre.dataDir, 'feed-spool')), [], 'no spool file left on host A');
@@ -113,7 +116,8 @@ test('host A builds the feed into Swift and keeps nothing of it on its disk; hos
   assert.equal(sent.code, 0, shown(sent));
   const manifest = assertGlassbeamHasStoredFeed(stored);
   assert.deepEqual(manifest.geos, ['apac', 'emea']);
-  assert.deepEqual((await attemptHosts('send')).at(-1), ['centre-b', 'succeeded'], 'host B sent it');
+  const sendAttempts = await attemptHosts('send');
+  assert.deepEqual(sendAttempts.at(-1), ['centre-b', 'succeeded'], `host B sent it\n${sendAttempts.errors}`);
   assert.equal((await cycleRow(centre, cycle)).state, 'sent');
   assert.equal(existsSync(join(hostB().GANYMEDE_SITE_DATA_DIR, 'feed')), false, 'host B read the feed from the store, not from a disk of its own');
 });

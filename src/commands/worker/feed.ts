@@ -107,10 +107,12 @@ async function keptAsSent(store: Transport, cycle: string, sent: FeedFileRecord[
   if (!stored || !sentManifest || stored.sha256 !== sentManifest.sha256) {
     throw refusedError(`the feed of ${cycle} as sent ${sentManifest ? `on ${sentManifest.sentAt.toISOString()} ` : ''}is no longer in ${store.describe()}${stored ? ' (its manifest there differs)' : ''}`, rebuild);
   }
-  const sizes = new Map((await store.list(`${cycle}/`)).map((item) => [item.name, item.size]));
+  // Each file asked for by name: a Swift container's listing may lag its objects (an update the container
+  // server was too busy to take waits for the object-updater), and a lagging listing is no reason to refuse.
   for (const file of stored.manifest.files) {
-    if (sizes.get(feedObjectName(cycle, file.name)) !== file.bytes) {
-      throw refusedError(`the feed of ${cycle} as sent is no longer whole in ${store.describe()}: ${file.name} is ${sizes.has(feedObjectName(cycle, file.name)) ? 'of another size' : 'missing'}`, rebuild);
+    const found = await store.stat(feedObjectName(cycle, file.name));
+    if (found?.size !== file.bytes) {
+      throw refusedError(`the feed of ${cycle} as sent is no longer whole in ${store.describe()}: ${file.name} is ${found ? 'of another size' : 'missing'}`, rebuild);
     }
   }
   return stored.manifest;
