@@ -1,7 +1,8 @@
 // A cycle is one UTC hour, written `YYYY-MM-DDTHH` (e.g. 2026-11-24T20) everywhere users see it.
 
 const cyclePattern = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(?::00(?::00(?:\.000)?)?)?Z?$/;
-const hourMs = 3_600_000;
+/** One cycle's length. */
+export const hourMs = 3_600_000;
 
 /** The cycle a moment belongs to. */
 export function cycleOf(at: Date): Date {

@@ -5,6 +5,7 @@
 // Only ApiUnavailable is waited out; an answer (401, 409, 500 …) is returned at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiUnavailable } from '../api/client.js';
+import { hourMs } from '../cycle.js';
 
 export interface ApiPatience {
   /** When to stop asking, ms since the epoch, and what set it, for the message (patienceUntil). */
@@ -27,7 +28,6 @@ export const defaultApiRetryBaseDelayMs = 1_000;
 /** A restarted API is usually back within seconds; half a minute between tries finds it soon enough. */
 export const defaultApiRetryMaxDelayMs = 30_000;
 
-const hourMs = 3_600_000;
 
 /** The patience from `fromMs`, cut at the top of the next clock hour, when the next hourly run may start. */
 export function patienceUntil(fromMs: number, patienceMinutes: number): { deadlineMs: number; limit: string } {

@@ -3,14 +3,13 @@
 // delivered are what it owes; an earlier hour it missed but later hours made up for is history (`status` shows
 // it), not an alarm that no delivery could ever clear. `check` and the webhook both read their problems here.
 import type { Config } from '../config/schema.js';
-import { cycleOf, formatCycle } from '../cycle.js';
+import { cycleOf, formatCycle, hourMs } from '../cycle.js';
 import type { Db } from '../state/db.js';
 import { listExpectedGeos, listTransactionsSince, type ExpectedGeo, type HourTransaction } from '../state/expectations.js';
 import { listHosts } from '../state/hosts.js';
 import type { TxnState } from '../state/transactions.js';
 import { formatAgo } from '../render/age.js';
 
-const hourMs = 3_600_000;
 
 export type ProblemKind = 'geo-silent' | 'hours-silent' | 'host-dead';
 

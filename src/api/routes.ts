@@ -1,7 +1,7 @@
 // The status API's routes. Each handler gets the caller and the parsed request and returns a status and
 // a body; the server turns thrown HttpErrors into 4xx replies. SQL stays in src/state.
 import type { Db } from '../state/db.js';
-import { parseCycle } from '../cycle.js';
+import { hourMs, parseCycle } from '../cycle.js';
 import * as geos from '../state/geos.js';
 import { transactionForGeo } from './geo-view.js';
 import { listStepHistory } from '../state/step-history.js';
@@ -94,7 +94,7 @@ const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 async function refuseOldHourForGeo(context: RouteContext, geo: geos.Geo, cycle: Date, text: string): Promise<void> {
   const { maxBackfillHours } = context;
   if (context.principal.kind !== 'geo' || maxBackfillHours === undefined) return;
-  if (cycle.getTime() >= Date.now() - maxBackfillHours * 3_600_000) return;
+  if (cycle.getTime() >= Date.now() - maxBackfillHours * hourMs) return;
   if (await txns.hasTransaction(context.db, geo.id, cycle)) return;
   throw new HttpError(
     403,

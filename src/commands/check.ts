@@ -11,6 +11,7 @@ import { lastMetricAt } from '../state/metrics.js';
 import { listFailedTransactionsSince } from '../state/transactions.js';
 import { listSchemaChangesSince } from '../state/geo-schemas.js';
 import { describeSchemaChange } from '../dump/table-schema.js';
+import { hourMs } from '../cycle.js';
 import { withStateDb } from './context.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../state/db.js';
@@ -73,7 +74,7 @@ export async function evaluateCheck(db: Db, config: Config, now = new Date()): P
   for (const late of await listLateCycles(db, centre.cycle_deadline_minutes, now)) {
     findings.push({ level: 'warning', kind: 'late-cycle', what: `cycle ${late.cycle} is late: waiting for ${late.waitingFor.join(',')} to reach the warehouse` });
   }
-  const failed = await listFailedTransactionsSince(db, new Date(now.getTime() - check.failed_window_hours * 3_600_000));
+  const failed = await listFailedTransactionsSince(db, new Date(now.getTime() - check.failed_window_hours * hourMs));
   if (failed.length > 0) {
     const which = failed.map((txn) => `${txn.id} ${txn.geo} ${txn.state}`).join(', ');
     findings.push({ level: 'critical', kind: 'failed-transactions', what: `${failed.length} failed transactions in the last ${check.failed_window_hours} h: ${which.slice(0, 300)}` });
@@ -101,7 +102,7 @@ export async function evaluateCheck(db: Db, config: Config, now = new Date()): P
   }
   if (check.warn_on_schema_change) {
     // The GEO hours loaded within the lookback whose schema differs from the GEO's hour before (load records them).
-    for (const hour of await listSchemaChangesSince(db, new Date(now.getTime() - check.lookback_hours * 3_600_000))) {
+    for (const hour of await listSchemaChangesSince(db, new Date(now.getTime() - check.lookback_hours * hourMs))) {
       const shown = hour.changes.slice(0, schemaChangesShown).map(describeSchemaChange).join('; ');
       const more = hour.changes.length > schemaChangesShown ? `; and ${hour.changes.length - schemaChangesShown} more` : '';
       findings.push({ level: 'warning', kind: 'schema-change', geo: hour.geo, what: `GEO ${hour.geo} hour ${hour.cycle}: schema changed since ${hour.previousCycle}: ${shown}${more}` });

@@ -1,7 +1,7 @@
 // `ganymede status`: a GEO × hour matrix of the last hours, then what runs now, what failed, and the
 // last feed and send. Symbols read without colour (cron mail, NO_COLOR); colour only adds emphasis.
 import type { LoadedConfig } from '../config/load.js';
-import { cycleOf, formatCycle } from '../cycle.js';
+import { cycleOf, formatCycle, hourMs } from '../cycle.js';
 import { paint } from '../render/style.js';
 import { formatTime, renderTable } from '../render/table.js';
 import { lastFeedAndSend } from '../state/cycles.js';
@@ -26,7 +26,7 @@ export async function runStatus({ loaded, hours }: { loaded: LoadedConfig; hours
   const count = Math.min(Math.max(hours ?? 24, 1), 24 * 14);
   const now = new Date();
   const newest = cycleOf(now);
-  const cycles = Array.from({ length: count }, (_, i) => new Date(newest.getTime() - (count - 1 - i) * 3_600_000));
+  const cycles = Array.from({ length: count }, (_, i) => new Date(newest.getTime() - (count - 1 - i) * hourMs));
   return withStateDb(loaded, async (db) => {
     const geos = await listGeos(db);
     const txns = await listTransactionCellsSince(db, cycles[0]!);

@@ -6,6 +6,7 @@ import type mysql from 'mysql2/promise';
 import type { Db } from './db.js';
 import type { TxnState } from './transactions.js';
 import type { CycleState } from './cycles.js';
+import { hourMs } from '../cycle.js';
 
 export interface GridTxn {
   id: number;
@@ -39,7 +40,6 @@ export interface GridHours {
 }
 
 const errorChars = 300;
-const hourMs = 3_600_000;
 
 // Times come back as numbers (hours and milliseconds since the epoch, durations computed by the server on its
 // own clock): ten thousand rows parse several times faster without a Date per column.

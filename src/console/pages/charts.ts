@@ -11,8 +11,8 @@ import { html, type Html } from '../html.js';
 import { layout } from '../layout.js';
 import { page, type ConsoleReply } from '../reply.js';
 import { lineChart, sparkline, type Series } from '../svg.js';
+import { hourMs } from '../../cycle.js';
 
-const hourMs = 3_600_000;
 const steps = [...txnStepOrder, 'feed', 'send'] as const;
 /** A GEO whose last day's median extraction is this much above its week's is flagged slower. */
 const slowerRatio = 1.5;

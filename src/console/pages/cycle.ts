@@ -3,7 +3,7 @@
 // feed files sent to Glassbeam with their rows, bytes, sha256 and when each went.
 import { firstHourOwed } from '../../alerts/dead-man.js';
 import { HttpError } from '../../api/http.js';
-import { formatCycle, parseCycle } from '../../cycle.js';
+import { formatCycle, hourMs, parseCycle, previousCycle } from '../../cycle.js';
 import { cellState, type CellState } from '../../render/cell-state.js';
 import { getCycle, listFeedFiles, type FeedFileRecord } from '../../state/cycles.js';
 import { listExpectedGeos } from '../../state/expectations.js';
@@ -60,10 +60,10 @@ export async function showCycle(request: SessionRequest): Promise<ConsoleReply> 
       html`<tr><th scope="row">${geo.name}${geo.enabled ? '' : html` <span class="muted">(disabled)</span>`}</th><td><span class="badge ${standingClass[standing]}">${standing}</span></td><td>${txn ? html`<a href="${consolePath(['txn', txn.id])}">${txn.id}</a>` : '—'}</td><td>${txn ? badge(txn.state) : ''}${txn?.step ? html` ${txn.step}` : ''}</td><td>${formatUtc(txn?.deliveredAt)}</td><td>${formatUtc(txn?.warehousedAt)}</td><td class="error">${txn?.error ?? ''}</td></tr>`,
   );
   const hour = formatCycle(cycleStart);
-  const previous = formatCycle(new Date(cycleStart.getTime() - 3_600_000));
-  const next = formatCycle(new Date(cycleStart.getTime() + 3_600_000));
+  const previous = formatCycle(previousCycle(cycleStart));
+  const next = formatCycle(new Date(cycleStart.getTime() + hourMs));
   const body = html`<h1>Cycle ${hour} UTC</h1>
-<p class="pager"><a href="${consolePath(['cycle', previous])}">← ${previous}</a><a href="${consolePath(['cycle', next])}">${next} →</a><a href="${consolePath([], { before: formatCycle(new Date(cycleStart.getTime() + 25 * 3_600_000)) })}">in the grid</a></p>
+<p class="pager"><a href="${consolePath(['cycle', previous])}">← ${previous}</a><a href="${consolePath(['cycle', next])}">${next} →</a><a href="${consolePath([], { before: formatCycle(new Date(cycleStart.getTime() + 25 * hourMs)) })}">in the grid</a></p>
 ${cycle
   ? html`<p>${badge(late ? 'late' : cycle.state)}${late ? html` <span class="muted">still collecting ${deadlineMinutes} min after the hour</span>` : ''}</p>${cycle.error ? html`<p class="note bad"><span class="error">${cycle.error}</span></p>` : ''}
 <dl class="facts"><dt>Ready to feed</dt><dd>${formatUtc(cycle.readyAt)}</dd><dt>Fed</dt><dd>${formatUtc(cycle.fedAt)}</dd><dt>Sent</dt><dd>${formatUtc(cycle.sentAt)}</dd><dt>Fed without</dt><dd>${cycle.missingGeos.length ? cycle.missingGeos.join(', ') : '—'}</dd></dl>`

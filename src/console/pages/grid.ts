@@ -3,7 +3,7 @@
 // cycle's state. A silent GEO (the dead-man switch of `ganymede check`) is flagged on its row. GET
 // /console/grid.json is what the page's script polls: the cells that changed since its last answer.
 import { findSilences, lookbackStart, type Problem } from '../../alerts/dead-man.js';
-import { cycleOf, formatCycle, parseCycle } from '../../cycle.js';
+import { cycleOf, formatCycle, hourMs, parseCycle } from '../../cycle.js';
 import { HttpError } from '../../api/http.js';
 import { listExpectedGeos, type ExpectedGeo } from '../../state/expectations.js';
 import { listGridHours, type GridCycle, type GridHours, type GridTxn } from '../../state/grid.js';
@@ -14,7 +14,6 @@ import { consolePath, html, Html } from '../html.js';
 import { layout } from '../layout.js';
 import { json, page, type ConsoleReply } from '../reply.js';
 
-const hourMs = 3_600_000;
 export const defaultGridHours = 48;
 const maxGridHours = 24 * 7;
 

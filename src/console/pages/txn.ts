@@ -2,7 +2,7 @@
 // attempt: host, start, duration, outcome, error, rows and bytes), the last log lines of failed attempts, the
 // delivered file and who signed it, the status events; and for the admin, Retry and Cancel.
 import { HttpError } from '../../api/http.js';
-import { formatCycle } from '../../cycle.js';
+import { formatCycle, hourMs } from '../../cycle.js';
 import { listEvents, type StoredEvent } from '../../state/events.js';
 import { findGeo } from '../../state/geos.js';
 import { listStepHistory, type StepHistory } from '../../state/step-history.js';
@@ -123,7 +123,7 @@ export async function showTxn(request: SessionRequest): Promise<ConsoleReply> {
     : html`<p class="muted">Nothing delivered yet.</p>`;
   const body = html`<h1>Transaction ${txn.id}: ${txn.geo}, ${formatCycle(txn.cycleStart)}</h1>
 ${did && done[did] ? html`<p class="note good" role="status">${done[did]}</p>` : ''}
-<p>${badge(txn.state)}${txn.step ? html` at <strong>${txn.step}</strong>` : ''} · delivery ${txn.delivery} · <a href="${consolePath(['cycle', formatCycle(txn.cycleStart)])}">cycle ${formatCycle(txn.cycleStart)}</a> · <a href="${consolePath([], { before: formatCycle(new Date(txn.cycleStart.getTime() + 25 * 3_600_000)) })}">in the grid</a></p>
+<p>${badge(txn.state)}${txn.step ? html` at <strong>${txn.step}</strong>` : ''} · delivery ${txn.delivery} · <a href="${consolePath(['cycle', formatCycle(txn.cycleStart)])}">cycle ${formatCycle(txn.cycleStart)}</a> · <a href="${consolePath([], { before: formatCycle(new Date(txn.cycleStart.getTime() + 25 * hourMs)) })}">in the grid</a></p>
 ${txn.error ? html`<p class="note bad"><strong>Error:</strong> <span class="error">${txn.error}</span></p>` : ''}
 ${actions(request, txn)}
 <dl class="facts"><dt>Opened</dt><dd>${formatUtc(txn.openedAt)} UTC${txn.agentHost ? html` by <span class="mono">${txn.agentHost}</span>` : ''}</dd><dt>Delivered</dt><dd>${formatUtc(txn.deliveredAt)}${txn.deliveredAt ? html` <span class="muted">(${formatDuration(between(txn.openedAt, txn.deliveredAt))} after opening)</span>` : ''}</dd><dt>In the warehouse</dt><dd>${formatUtc(txn.warehousedAt)}</dd><dt>Finished</dt><dd>${formatUtc(txn.finishedAt)}${txn.finishedAt && txn.deliveredAt ? html` <span class="muted">(${formatDuration(between(txn.deliveredAt, txn.finishedAt))} at the centre)</span>` : ''}</dd></dl>
