@@ -16,22 +16,31 @@ export class HttpError extends Error {
 // Fatal: a body with invalid UTF-8 is refused, not stored with replacement characters.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Reads a JSON body of at most maxBytes; stops reading (413) as soon as the limit is passed. */
-export async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const type = String(request.headers['content-type'] ?? '');
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'the body must be JSON (Content-Type: application/json)');
+/**
+ * The whole body of a request whose Content-Type matches `type`, at most maxBytes: refused (413) from its
+ * Content-Length before a byte is read, or as soon as the bytes received pass the limit. `noun` names it.
+ */
+export async function readBoundedBody(request: IncomingMessage, options: { type: RegExp; wrongType: string; maxBytes: number; noun: string }): Promise<Buffer> {
+  const { maxBytes, noun } = options;
+  if (!options.type.test(String(request.headers['content-type'] ?? ''))) throw new HttpError(415, options.wrongType);
   const declared = Number(request.headers['content-length'] ?? NaN);
-  if (declared > maxBytes) throw new HttpError(413, `the body is ${declared} bytes; the limit is ${maxBytes}`);
+  if (declared > maxBytes) throw new HttpError(413, `the ${noun} is ${declared} bytes; the limit is ${maxBytes}`);
   const chunks: Buffer[] = [];
   let received = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     received += chunk.length;
-    if (received > maxBytes) throw new HttpError(413, `the body is over the limit of ${maxBytes} bytes`);
+    if (received > maxBytes) throw new HttpError(413, `the ${noun} is over the limit of ${maxBytes} bytes`);
     chunks.push(chunk);
   }
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON body of at most maxBytes; stops reading (413) as soon as the limit is passed. */
+export async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const body = await readBoundedBody(request, { type: /^application\/json\b/i, wrongType: 'the body must be JSON (Content-Type: application/json)', maxBytes, noun: 'body' });
   let text: string;
   try {
-    text = utf8.decode(Buffer.concat(chunks));
+    text = utf8.decode(body);
   } catch {
     throw new HttpError(400, 'the body is not valid UTF-8');
   }
