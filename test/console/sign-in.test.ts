@@ -10,7 +10,7 @@ import { runCli } from '../support/cli.js';
 import { startTestApi, type TestApi } from '../support/ganymede.js';
 import { mysqlPasswordForTests, mysqlUrlFor } from '../support/mysql.js';
 import { ConsoleBrowser, formOf, hiddenFields } from '../support/console.js';
-import { addGeo, captureLog, type TestGeo } from '../api/support.js';
+import { addGeo, captureLog, send, type TestGeo } from '../api/support.js';
 
 let api: TestApi;
 let db: Db;
@@ -195,6 +195,15 @@ describe('forms', () => {
 });
 
 describe('limits', () => {
+  test('a form over 16 KiB is refused with 413 before it is read, one sent as JSON with 415; the page says why', async () => {
+    const big = await send(api.url, 'POST', '/console/sign-in', { raw: `token=${'x'.repeat(20_000)}`, contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(big.status, 413, big.text);
+    assert.match(big.text, /the form is 20006 bytes; the limit is 16384/);
+    const json = await send(api.url, 'POST', '/console/sign-in', { json: { token: api.adminToken } });
+    assert.equal(json.status, 415, json.text);
+    assert.match(json.text, /a console form is sent as application\/x-www-form-urlencoded/);
+  });
+
   test('failed sign-ins count with the API limit: past it 429 with Retry-After, and a valid token is still taken', async () => {
     // api.auth_failure_limit is 6 for this file; earlier tests failed a few times from this address already.
     let reply;
