@@ -28,7 +28,6 @@ export const defaultApiRetryBaseDelayMs = 1_000;
 /** A restarted API is usually back within seconds; half a minute between tries finds it soon enough. */
 export const defaultApiRetryMaxDelayMs = 30_000;
 
-
 /** The patience from `fromMs`, cut at the top of the next clock hour, when the next hourly run may start. */
 export function patienceUntil(fromMs: number, patienceMinutes: number): { deadlineMs: number; limit: string } {
   const nextHourMs = (Math.floor(fromMs / hourMs) + 1) * hourMs;

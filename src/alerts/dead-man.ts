@@ -10,7 +10,6 @@ import { listHosts } from '../state/hosts.js';
 import type { TxnState } from '../state/transactions.js';
 import { formatAgo } from '../render/age.js';
 
-
 export type ProblemKind = 'geo-silent' | 'hours-silent' | 'host-dead';
 
 /** An hour owed: `opened` is the state of a transaction opened but never delivered, null when nothing was opened. */
