@@ -7,6 +7,7 @@
 import type mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import { runApiServe } from '../src/commands/api/serve.js';
+import { hourMs } from '../src/cycle.js';
 import { configureLogging } from '../src/log.js';
 import { openStateDb, type Db } from '../src/state/db.js';
 import { testCentre } from '../test/support/ganymede.js';
@@ -19,7 +20,6 @@ export interface ConsoleBenchOptions {
   repeat: number;
 }
 
-const hourMs = 3_600_000;
 const log = (line: string) => process.stderr.write(`bench console: ${line}\n`);
 
 /** Rows in batches: one INSERT per 1000 keeps the statement well under max_allowed_packet. */

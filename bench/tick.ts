@@ -12,6 +12,7 @@ import type mysql from 'mysql2/promise';
 import { startCentre, type Centre } from '../test/support/centre-fixture.js';
 import { testCentre, writePrivateFile } from '../test/support/ganymede.js';
 import { mysqlOptions, mysqlPasswordForTests, mysqlUrlFor } from '../test/support/mysql.js';
+import { hourMs } from '../src/cycle.js';
 import { openStateDb, type Db } from '../src/state/db.js';
 import { markCycleReady } from '../src/state/cycles.js';
 import { addGeo } from '../src/state/geos.js';
@@ -24,7 +25,6 @@ import { loadAverage, median } from './support/shell.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin', 'ganymede');
-const hourMs = 3_600_000;
 
 export interface TickBenchOptions {
   /** Timed runs of each kind of tick (and of each part of the breakdown). */

@@ -16,9 +16,8 @@ import { recordAudit } from '../../src/state/audit.js';
 import { recordHeartbeat } from '../../src/state/hosts.js';
 import { describeCheck, runCheck, type CheckResult, type Finding } from '../../src/commands/check.js';
 import { tick } from '../../src/commands/jupiter/tick.js';
-import { cycleOf } from '../../src/cycle.js';
+import { cycleOf, hourMs } from '../../src/cycle.js';
 
-const hourMs = 3_600_000;
 const hour = (h: number) => new Date(Date.UTC(2026, 0, 1, h));
 const at = (h: number, m: number) => new Date(Date.UTC(2026, 0, 1, h, m));
 

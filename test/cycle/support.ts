@@ -10,7 +10,8 @@ import { runCli, type CliRun } from '../support/cli.js';
 import type { Centre } from '../support/centre-fixture.js';
 import { formatCycle } from '../../src/cycle.js';
 
-export const hourMs = 3_600_000;
+import { hourMs } from '../../src/cycle.js';
+export { hourMs };
 
 /** The cycle `hours` before the current hour, e.g. to be past any deadline. */
 export function hoursAgo(hours: number): string {
