@@ -103,16 +103,25 @@ test('archive killed mid-upload: the next run completes it, each object once, ev
 // A run killed while uploading the schema dump left an 'uploading' record: the next run puts the same
 // content under the same name, over the .part, and removes the killed run's spool file first.
 test('archive killed while uploading the Ganymede schema dump: the next run leaves no .part and no spool file behind', async () => {
-  // A centre's events table grows: ten thousand events of random text make the schema dump several MB.
-  for (let batch = 0; batch < 20; batch++) {
-    const rows = Array.from({ length: 500 }, () => `('worker', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), 'info', 'etl', '${randomBytes(720).toString('base64')}')`);
-    await centre.db.query(`INSERT INTO events (source, at, received_at, level, phase, message) VALUES ${rows.join(', ')}`);
+  // The kill must land inside a write of a few milliseconds, which a busy machine can schedule the watcher past.
+  // A missed attempt archives a complete dump, so the next attempt grows the events table again and retries.
+  let caught: Awaited<ReturnType<typeof killArchiveMidUpload>>;
+  for (let attempt = 1; attempt <= 8 && !caught; attempt++) {
+    await growEventsTable();
+    caught = await killArchiveMidUpload('ganymede/');
   }
-  const caught = await killArchiveMidUpload('ganymede/');
-  assert.ok(caught, 'the archive run was caught with the schema dump half written');
+  assert.ok(caught, 'the archive run was caught with the schema dump half written (8 attempts)');
   const rerun = await centre.cli(['archive', '--json']);
   assert.equal(rerun.code, 0, shown(rerun));
   assert.notEqual(JSON.parse(rerun.stdout).ganymedeDump, 'unchanged');
   await assertArchiveComplete();
   assert.deepEqual(listTree(join(centre.dataDir, 'archive-spool')), [], 'no spool file left');
 });
+
+/** A centre's events table grows: ten thousand events of random text make the schema dump several MB larger. */
+async function growEventsTable(): Promise<void> {
+  for (let batch = 0; batch < 20; batch++) {
+    const rows = Array.from({ length: 500 }, () => `('worker', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3), 'info', 'etl', '${randomBytes(720).toString('base64')}')`);
+    await centre.db.query(`INSERT INTO events (source, at, received_at, level, phase, message) VALUES ${rows.join(', ')}`);
+  }
+}
