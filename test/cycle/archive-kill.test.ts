@@ -14,6 +14,7 @@ import { blobStatements, cliEnvironment, isAlive, listTree, sha256Of, shown, sma
 
 const cycle = '2026-07-08T09';
 let centre: Centre;
+let geos: Array<Awaited<ReturnType<Centre['addGeo']>>> = [];
 const storeDir = () => join(centre.dataDir, 'archive');
 
 interface ArchiveRecord { kind: string; sourceKey: string; objectKey: string; state: string; sha256: string | null; size: number | null }
@@ -30,6 +31,7 @@ before(async () => {
     const geo = await centre.addGeo(name, await centre.addSource(`src${name}`, [...smallSource(i + 1), ...blobStatements()]));
     // Delivered is enough to be archived: the archive copies what the agents sent, processed or not.
     await geo.deliver(cycle);
+    geos.push(geo);
   }
 });
 after(async () => {
@@ -81,8 +83,16 @@ async function assertArchiveComplete(): Promise<ArchiveRecord[]> {
 }
 
 test('archive killed mid-upload: the next run completes it, each object once, every record archived, no .part', async () => {
-  const caught = await killArchiveMidUpload('agent/');
-  assert.ok(caught, 'the archive run was caught with an agent file half written');
+  // The kill must land inside the copy of a file of a few MB, which a fast machine can finish between two
+  // polls. A missed attempt archives every file, so the next attempt has the GEOs deliver another hour.
+  const cycles = [cycle];
+  let caught = await killArchiveMidUpload('agent/');
+  for (let hour = 10; hour < 14 && !caught; hour++) {
+    cycles.push(`2026-07-08T${hour}`);
+    for (const geo of geos) await geo.deliver(cycles.at(-1)!);
+    caught = await killArchiveMidUpload('agent/');
+  }
+  assert.ok(caught, `the archive run was caught with an agent file half written (${cycles.length} attempts)`);
   const { objectKey } = caught;
 
   // What the killed run left: the .part, no object under the final name, its record 'uploading'.
@@ -95,7 +105,7 @@ test('archive killed mid-upload: the next run completes it, each object once, ev
   assert.equal(rerun.code, 0, `the lock died with the killed run: ${shown(rerun)}`);
   assert.ok((JSON.parse(rerun.stdout) as { agentDumps: Array<{ objectKey: string }> }).agentDumps.some((dump) => dump.objectKey === objectKey), 'the interrupted object is uploaded by the next run');
   const final = await assertArchiveComplete();
-  assert.equal(final.filter((record) => record.kind === 'agent-dump').length, 3, 'one record per agent file');
+  assert.equal(final.filter((record) => record.kind === 'agent-dump').length, 3 * cycles.length, 'one record per agent file');
   const again = await centre.cli(['archive']);
   assert.deepEqual([again.code, again.stdout], [0, ''], 'and then nothing is left to do');
 });
