@@ -14,7 +14,7 @@ import { blobStatements, cliEnvironment, isAlive, listTree, sha256Of, shown, sma
 
 const cycle = '2026-07-08T09';
 let centre: Centre;
-let geos: Array<Awaited<ReturnType<Centre['addGeo']>>> = [];
+const geos: Array<Awaited<ReturnType<Centre['addGeo']>>> = [];
 const storeDir = () => join(centre.dataDir, 'archive');
 
 interface ArchiveRecord { kind: string; sourceKey: string; objectKey: string; state: string; sha256: string | null; size: number | null }
@@ -113,7 +113,7 @@ test('archive killed mid-upload: the next run completes it, each object once, ev
 // A run killed while uploading the schema dump left an 'uploading' record: the next run puts the same
 // content under the same name, over the .part, and removes the killed run's spool file first.
 test('archive killed while uploading the Ganymede schema dump: the next run leaves no .part and no spool file behind', async () => {
-  // The kill must land inside a write of a few milliseconds, which a busy machine can schedule the watcher past.
+  // The kill must land inside a copy of a few milliseconds, which a fast machine can finish between two polls.
   // A missed attempt archives a complete dump, so the next attempt grows the events table again and retries.
   let caught: Awaited<ReturnType<typeof killArchiveMidUpload>>;
   for (let attempt = 1; attempt <= 8 && !caught; attempt++) {

@@ -8,9 +8,8 @@ import { gunzipSync } from 'node:zlib';
 import type mysql from 'mysql2/promise';
 import { runCli, type CliRun } from '../support/cli.js';
 import type { Centre } from '../support/centre-fixture.js';
-import { formatCycle } from '../../src/cycle.js';
+import { formatCycle, hourMs } from '../../src/cycle.js';
 
-import { hourMs } from '../../src/cycle.js';
 export { hourMs };
 
 /** The cycle `hours` before the current hour, e.g. to be past any deadline. */

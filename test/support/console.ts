@@ -2,11 +2,12 @@
 // through the sign-in form as a person would (the form's one-time value and its cookie), and posts forms
 // with the form token read from the page it came from.
 import { send, type Reply } from '../api/support.js';
+import { hourMs } from '../../src/cycle.js';
+
+export { hourMs };
 
 /** The console tests stop the MongoDB stand-in to make an etl fail; a real server (MONGODB_URI) is not theirs to stop. */
 export const skipWithRealMongo = process.env.MONGODB_URI ? 'MONGODB_URI is set: the test cannot stop that server' : false;
-import { hourMs } from '../../src/cycle.js';
-export { hourMs };
 const thisHour = Math.floor(Date.now() / hourMs) * hourMs;
 /** The UTC hour `hours` before the current one, as a cycle (`2026-12-02T11`). */
 export const hourBack = (hours: number) => new Date(thisHour - hours * hourMs).toISOString().slice(0, 13);
