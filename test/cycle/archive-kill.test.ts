@@ -69,6 +69,20 @@ async function killArchiveMidUpload(prefix: string): Promise<{ part: string; obj
   return caught;
 }
 
+/**
+ * killArchiveMidUpload, tried up to `attempts` times, `prepare` making new work to archive before each. The kill
+ * must land inside the copy of a few MB, which a fast machine can finish between two polls; a missed attempt
+ * leaves a complete, correct archive, so trying again on new work is sound.
+ */
+async function killArchiveMidUploadWithin(attempts: number, prefix: string, prepare: (attempt: number) => Promise<void>) {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    await prepare(attempt);
+    const caught = await killArchiveMidUpload(prefix);
+    if (caught) return caught;
+  }
+  return undefined;
+}
+
 /** After the run that follows a kill: every record archived, once, and the store exactly the recorded objects. */
 async function assertArchiveComplete(): Promise<ArchiveRecord[]> {
   const final = await records();
@@ -83,15 +97,13 @@ async function assertArchiveComplete(): Promise<ArchiveRecord[]> {
 }
 
 test('archive killed mid-upload: the next run completes it, each object once, every record archived, no .part', async () => {
-  // The kill must land inside the copy of a file of a few MB, which a fast machine can finish between two
-  // polls. A missed attempt archives every file, so the next attempt has the GEOs deliver another hour.
+  // A missed attempt archived every file, so the GEOs deliver another hour before the next one.
   const cycles = [cycle];
-  let caught = await killArchiveMidUpload('agent/');
-  for (let hour = 10; hour < 14 && !caught; hour++) {
-    cycles.push(`2026-07-08T${hour}`);
+  const caught = await killArchiveMidUploadWithin(5, 'agent/', async (attempt) => {
+    if (attempt === 1) return;
+    cycles.push(`2026-07-08T${8 + attempt}`);
     for (const geo of geos) await geo.deliver(cycles.at(-1)!);
-    caught = await killArchiveMidUpload('agent/');
-  }
+  });
   assert.ok(caught, `the archive run was caught with an agent file half written (${cycles.length} attempts)`);
   const { objectKey } = caught;
 
@@ -113,13 +125,7 @@ test('archive killed mid-upload: the next run completes it, each object once, ev
 // A run killed while uploading the schema dump left an 'uploading' record: the next run puts the same
 // content under the same name, over the .part, and removes the killed run's spool file first.
 test('archive killed while uploading the Ganymede schema dump: the next run leaves no .part and no spool file behind', async () => {
-  // The kill must land inside a copy of a few milliseconds, which a fast machine can finish between two polls.
-  // A missed attempt archives a complete dump, so the next attempt grows the events table again and retries.
-  let caught: Awaited<ReturnType<typeof killArchiveMidUpload>>;
-  for (let attempt = 1; attempt <= 8 && !caught; attempt++) {
-    await growEventsTable();
-    caught = await killArchiveMidUpload('ganymede/');
-  }
+  const caught = await killArchiveMidUploadWithin(8, 'ganymede/', growEventsTable);
   assert.ok(caught, 'the archive run was caught with the schema dump half written (8 attempts)');
   const rerun = await centre.cli(['archive', '--json']);
   assert.equal(rerun.code, 0, shown(rerun));
